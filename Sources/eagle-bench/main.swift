@@ -1,0 +1,3 @@
+import Inference
+
+print("eagle-bench: not implemented yet (BLAS core: \(BLASInfo.coreName))")

@@ -1,0 +1,3 @@
+import Inference
+
+print("eagle-generate: not implemented yet (BLAS core: \(BLASInfo.coreName))")

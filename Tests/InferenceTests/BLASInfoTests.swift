@@ -1,0 +1,7 @@
+import Testing
+@testable import Inference
+
+@Test func openBLASReportsACore() {
+    #expect(!BLASInfo.coreName.isEmpty)
+    #expect(BLASInfo.threadCount >= 1)
+}
