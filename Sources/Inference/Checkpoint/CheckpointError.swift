@@ -1,0 +1,44 @@
+/// Everything that can be wrong with a model directory on disk.
+///
+/// Each case names the file (and tensor, where there is one) so that an operator can find
+/// the problem without a debugger. None of these is ever a crash.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    case fileNotFound(path: String)
+    case unreadable(path: String, reason: String)
+    case truncated(file: String, detail: String)
+    case malformedHeader(file: String, detail: String)
+    case unsupportedDType(file: String, tensor: String, dtype: String)
+    case tensorOutOfBounds(file: String, tensor: String, detail: String)
+    case missingTensor(name: String, directory: String)
+    case shapeMismatch(file: String, tensor: String, expected: [Int], actual: [Int])
+    case malformedIndex(file: String, detail: String)
+    case invalidConfig(file: String, detail: String)
+    case unsupportedModel(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "checkpoint file not found: \(path)"
+        case .unreadable(let path, let reason):
+            return "cannot read \(path): \(reason)"
+        case .truncated(let file, let detail):
+            return "\(file) is truncated: \(detail)"
+        case .malformedHeader(let file, let detail):
+            return "\(file) has a malformed safetensors header: \(detail)"
+        case .unsupportedDType(let file, let tensor, let dtype):
+            return "\(file): tensor '\(tensor)' has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+        case .tensorOutOfBounds(let file, let tensor, let detail):
+            return "\(file): tensor '\(tensor)' \(detail)"
+        case .missingTensor(let name, let directory):
+            return "tensor '\(name)' not found in checkpoint \(directory)"
+        case .shapeMismatch(let file, let tensor, let expected, let actual):
+            return "\(file): tensor '\(tensor)' has shape \(actual), expected \(expected)"
+        case .malformedIndex(let file, let detail):
+            return "\(file) is not a valid safetensors index: \(detail)"
+        case .invalidConfig(let file, let detail):
+            return "\(file): \(detail)"
+        case .unsupportedModel(let file, let detail):
+            return "\(file): unsupported model: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Element types a safetensors file may declare. We convert F32, F16 and BF16 to `Float`;
+/// the others are accepted in a header (a file may hold them) but cannot be read as weights.
+public enum TensorDType: String, Sendable {
+    case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+    case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+    case u16 = "U16", u32 = "U32", u64 = "U64", f8e4m3 = "F8_E4M3", f8e5m2 = "F8_E5M2"
+
+    var byteSize: Int {
+        switch self {
+        case .f64, .i64, .u64: return 8
+        case .f32, .i32, .u32: return 4
+        case .f16, .bf16, .i16, .u16: return 2
+        case .i8, .u8, .bool, .f8e4m3, .f8e5m2: return 1
+        }
+    }
+}
+
+/// One tensor's entry in a safetensors header.
+public struct TensorInfo: Sendable, Equatable {
+    public let dtype: TensorDType
+    public let shape: [Int]
+    /// Byte offset of the data from the start of the file.
+    let offset: Int
+    let byteCount: Int
+
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A memory-mapped `.safetensors` file: validated header, tensors read on demand.
+///
+/// Layout: 8-byte little-endian header length N, N bytes of JSON
+/// (`{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`),
+/// then the data; offsets are relative to the end of the header.
+public final class SafetensorsFile: Sendable {
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    public let metadata: [String: String]
+    private let file: MappedFile
+
+    /// Largest header we accept (the format's reference implementation caps it at 100 MB).
+    static let maxHeaderBytes = 100_000_000
+
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        file = try MappedFile(path: path)
+        guard file.size >= 8 else { throw .truncated(file: path, detail: "shorter than the 8-byte header length") }
+        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
+        guard headerLength <= Self.maxHeaderBytes else {
+            throw .malformedHeader(file: path, detail: "header length \(headerLength) exceeds \(Self.maxHeaderBytes) bytes")
+        }
+        guard 8 + headerLength <= file.size else {
+            throw .truncated(file: path, detail: "header claims \(headerLength) bytes but the file has \(file.size - 8)")
+        }
+        let headerData = Data(bytes: file.base + 8, count: headerLength)
+        let parsed = try Self.parseHeader(headerData, dataStart: 8 + headerLength, fileSize: file.size, path: path)
+        tensors = parsed.tensors
+        metadata = parsed.metadata
+    }
+
+    private static func parseHeader(
+        _ data: Data, dataStart: Int, fileSize: Int, path: String
+    ) throws(CheckpointError) -> (tensors: [String: TensorInfo], metadata: [String: String]) {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw .malformedHeader(file: path, detail: "header is not valid JSON")
+        }
+        guard let root = object as? [String: Any] else {
+            throw .malformedHeader(file: path, detail: "header is not a JSON object")
+        }
+        var tensors: [String: TensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in root {
+            if name == "__metadata__" {
+                for (k, v) in value as? [String: Any] ?? [:] { metadata[k] = v as? String ?? "\(v)" }
+                continue
+            }
+            guard let entry = value as? [String: Any],
+                  let dtypeName = entry["dtype"] as? String,
+                  let shapeValues = entry["shape"] as? [Any],
+                  let offsets = entry["data_offsets"] as? [Any], offsets.count == 2
+            else { throw .malformedHeader(file: path, detail: "entry for '\(name)' lacks dtype, shape or data_offsets") }
+            guard let dtype = TensorDType(rawValue: dtypeName) else {
+                throw .unsupportedDType(file: path, tensor: name, dtype: dtypeName)
+            }
+            let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
+                throw .malformedHeader(file: path, detail: "tensor '\(name)' has an invalid shape")
+            }
+            guard let begin = (offsets[0] as? NSNumber)?.intValue, let end = (offsets[1] as? NSNumber)?.intValue,
+                  begin >= 0, end >= begin
+            else { throw .malformedHeader(file: path, detail: "tensor '\(name)' has invalid data_offsets") }
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
+            }
+            guard !overflow, count.multipliedReportingOverflow(by: dtype.byteSize).overflow == false,
+                  count * dtype.byteSize == end - begin
+            else {
+                throw .tensorOutOfBounds(file: path, tensor: name,
+                                         detail: "declares \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(count &* dtype.byteSize)")
+            }
+            guard dataStart + end <= fileSize else {
+                throw .truncated(file: path, detail: "tensor '\(name)' ends at byte \(dataStart + end) but the file has \(fileSize)")
+            }
+            tensors[name] = TensorInfo(dtype: dtype, shape: shape, offset: dataStart + begin, byteCount: end - begin)
+        }
+        return (tensors, metadata)
+    }
+
+    /// Converts a tensor to `Float` into `destination` (which holds `elementCount` floats),
+    /// after checking its shape, then drops its pages from the resident set.
+    public func read(_ name: String, expectedShape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
+        guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
+        guard info.shape == expectedShape else {
+            throw .shapeMismatch(file: path, tensor: name, expected: expectedShape, actual: info.shape)
+        }
+        let source = file.base + info.offset
+        let count = info.elementCount
+        switch info.dtype {
+        case .f32:
+            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                destination[i] = Float(bitPattern: bits << 16)
+            }
+        case .f16:
+            for i in 0..<count {
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                destination[i] = Float(Float16(bitPattern: bits))
+            }
+        default:
+            throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
+        }
+        file.release(offset: info.offset, count: info.byteCount)
+    }
+}

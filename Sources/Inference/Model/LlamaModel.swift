@@ -1,0 +1,38 @@
+import Foundation
+import Tokenization
+
+/// A loaded LLaMA-family model: configuration, FP32 weights and rotary tables.
+///
+/// Immutable and shared: any number of `InferenceSession`s (one per request) run on it
+/// concurrently, each with its own KV cache and scratch buffers.
+public final class LlamaModel: Sendable {
+    public let directory: URL
+    public let config: ModelConfig
+    public let weights: LlamaWeights
+    public let rope: RopeTable
+    /// Longest sequence a session can hold (KV cache rows and rotary positions).
+    public let contextLength: Int
+
+    /// Default cap on the context so that models advertising 128k positions don't ask
+    /// for gigabytes of KV cache per session unless the operator says so.
+    public static let defaultContextCap = 4096
+
+    public init(directory: URL, contextLength: Int? = nil) throws(CheckpointError) {
+        self.directory = directory
+        config = try ModelConfig.load(directory: directory)
+        let checkpoint = try CheckpointDirectory(directory: directory)
+        weights = try LlamaWeights(config: config, checkpoint: checkpoint)
+        let length = min(contextLength ?? Self.defaultContextCap, config.maxPositions)
+        guard length > 0 else {
+            throw .invalidConfig(file: directory.appendingPathComponent("config.json").path, detail: "context length must be positive")
+        }
+        self.contextLength = length
+        rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling, positions: length)
+    }
+
+    /// A fresh session with an empty KV cache. `maxBatch` bounds the tokens of one
+    /// forward pass (prompts longer than that are prefilled in chunks).
+    public func makeSession(maxBatch: Int = 64, contextLength: Int? = nil) -> InferenceSession {
+        InferenceSession(model: self, maxBatch: maxBatch, contextLength: min(contextLength ?? self.contextLength, self.contextLength))
+    }
+}

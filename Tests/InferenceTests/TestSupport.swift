@@ -1,0 +1,53 @@
+import Foundation
+import Inference
+import Tokenization
+
+/// The repository root, found from this file's location (Tests/InferenceTests/…).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func fixtureModel(_ name: String) -> URL {
+    repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(name)")
+}
+
+func goldenJSON(_ name: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/\(name)"))
+    return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+}
+
+func ints(_ value: Any?) -> [Int32] { (value as? [NSNumber] ?? []).map { $0.int32Value } }
+func floats(_ value: Any?) -> [Float] { (value as? [NSNumber] ?? []).map { $0.floatValue } }
+
+/// Greedy decoding straight on a session: the smallest loop that exercises the forward pass.
+func greedyTokens(session: InferenceSession, prompt: [TokenID], count: Int) throws -> [TokenID] {
+    var output = try session.prefill(prompt)
+    var tokens: [TokenID] = []
+    for _ in 0..<count {
+        let next = argmax(output.logits(forToken: output.count - 1))
+        tokens.append(next)
+        if tokens.count == count { break }
+        output = try session.forward([next])
+    }
+    return tokens
+}
+
+func argmax(_ values: UnsafeMutableBufferPointer<Float>) -> TokenID {
+    var best = 0
+    for i in values.indices where values[i] > values[best] { best = i }
+    return TokenID(best)
+}
+
+/// Writes a safetensors file from raw parts, for loader error tests.
+func writeSafetensors(header: String, data: [UInt8], to url: URL, declaredLength: UInt64? = nil) throws {
+    var bytes = [UInt8]()
+    let h = Array(header.utf8)
+    withUnsafeBytes(of: (declaredLength ?? UInt64(h.count)).littleEndian) { bytes.append(contentsOf: $0) }
+    bytes.append(contentsOf: h)
+    bytes.append(contentsOf: data)
+    try Data(bytes).write(to: url)
+}
+
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("eagled-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
