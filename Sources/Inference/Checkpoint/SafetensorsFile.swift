@@ -46,10 +46,11 @@ public final class SafetensorsFile: Sendable {
         self.path = path
         file = try MappedFile(path: path)
         guard file.size >= 8 else { throw .truncated(file: path, detail: "shorter than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength <= Self.maxHeaderBytes else {
-            throw .malformedHeader(file: path, detail: "header length \(headerLength) exceeds \(Self.maxHeaderBytes) bytes")
+        let declared = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard declared <= UInt64(Self.maxHeaderBytes) else {
+            throw .malformedHeader(file: path, detail: "header length \(declared) exceeds \(Self.maxHeaderBytes) bytes")
         }
+        let headerLength = Int(declared)
         guard 8 + headerLength <= file.size else {
             throw .truncated(file: path, detail: "header claims \(headerLength) bytes but the file has \(file.size - 8)")
         }

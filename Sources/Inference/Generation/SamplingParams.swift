@@ -1,0 +1,34 @@
+/// How the next token is chosen from the target's logits.
+///
+/// Applied in transformers' order: temperature, then top-k, then top-p. Temperature 0
+/// (or top-k 1) is greedy decoding.
+public struct SamplingParams: Sendable, Equatable {
+    public var temperature: Float
+    /// Keep the k most likely tokens (ties at the k-th value kept too); 0 = off.
+    public var topK: Int
+    /// Keep the smallest set of most likely tokens whose mass reaches p; 1 = off.
+    public var topP: Float
+    public var seed: UInt64
+
+    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.seed = seed
+    }
+
+    public static let greedy = SamplingParams()
+
+    public var isGreedy: Bool { temperature == 0 || topK == 1 }
+
+    /// Rejects values no sampler could honour.
+    public func validate() throws(InferenceError) {
+        guard temperature.isFinite, temperature >= 0 else {
+            throw .invalidParameter(detail: "temperature must be a finite number ≥ 0, got \(temperature)")
+        }
+        guard topK >= 0 else { throw .invalidParameter(detail: "top_k must be ≥ 0, got \(topK)") }
+        guard topP.isFinite, topP > 0, topP <= 1 else {
+            throw .invalidParameter(detail: "top_p must be in (0, 1], got \(topP)")
+        }
+    }
+}
