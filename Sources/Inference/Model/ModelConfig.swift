@@ -44,7 +44,16 @@ public struct ModelConfig: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: url.path) else { throw .fileNotFound(path: url.path) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw .unreadable(path: url.path, reason: "\(error.localizedDescription)") }
-        return try parse(data, file: url.path)
+        var config = try parse(data, file: url.path)
+        // generation_config.json may name more end-of-sequence tokens (Llama 3 lists several).
+        let generation = directory.appendingPathComponent("generation_config.json")
+        if let data = try? Data(contentsOf: generation),
+           let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            for id in tokenIDs(json["eos_token_id"]) where !config.eosTokenIDs.contains(id) {
+                config.eosTokenIDs.append(id)
+            }
+        }
+        return config
     }
 
     public static func parse(_ data: Data, file: String = "config.json") throws(CheckpointError) -> ModelConfig {
