@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing eagled needs on Debian 12, skipping what is present.
+# Run as root (CI and the dev machines are). Python packages for Tools/ (PyTorch) are
+# NOT needed to build or test: see Tools/requirements.txt for regenerating fixtures.
+set -euo pipefail
+
+apt_packages=(libopenblas-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler pkg-config)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
