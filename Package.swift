@@ -9,9 +9,16 @@ let package = Package(
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .executable(name: "eagle-generate", targets: ["eagle-generate"]),
         .executable(name: "eagle-bench", targets: ["eagle-bench"]),
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Daemon", targets: ["Daemon"]),
+        .executable(name: "eagled", targets: ["eagled"]),
+        .executable(name: "eagle-probe", targets: ["eagle-probe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // OpenBLAS through Debian's libopenblas-dev (cblas.h + libopenblas.so).
@@ -40,6 +47,49 @@ let package = Package(
             dependencies: [
                 "Inference", "Tokenization",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // eagle.proto, its generated swift-protobuf code (committed) and the length-prefixed frame codec.
+        .target(
+            name: "Wire",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["eagle.proto", "README.md"]
+        ),
+        // The server: NIO Unix-socket listener, connections, model registry, scheduler, config, systemd glue.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Wire", "Inference", "Tokenization",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "eagled",
+            dependencies: [
+                "Daemon", "Inference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "eagle-probe",
+            dependencies: [
+                "Wire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "Daemon", "Wire", "Inference",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
