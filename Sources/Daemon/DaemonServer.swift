@@ -1,0 +1,124 @@
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Wire
+
+/// The listening socket: a path we create, or one systemd passed us.
+public enum Listener: Sendable, Equatable {
+    /// Bind a new Unix socket at `path` (replacing a stale file) and chmod it to `mode`.
+    case path(String, mode: mode_t)
+    /// Serve on an already bound and listening socket (socket activation).
+    case inherited(fd: Int32)
+}
+
+/// The NIO server: accepts connections, wires each to a `ConnectionHandler`, and drains.
+public final class DaemonServer: Sendable {
+    public let service: DaemonService
+    private let listener: Listener
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel = Mutex<Channel?>(nil)
+    private let connections = Mutex<[UInt64: Channel]>([:])
+    private let nextConnectionID = Atomic<UInt64>(1)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+
+    public init(service: DaemonService, listener: Listener, logger: Logger, eventLoopThreads: Int = 1) {
+        self.service = service
+        self.listener = listener
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, eventLoopThreads))
+    }
+
+    /// Binds (or adopts) the socket and starts accepting connections.
+    public func start() throws {
+        let maxFrameBytes = service.config.maxFrameBytes
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelInitializer { [self] channel in
+                let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { [self] _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, connectionID: id, logger: logger))
+                }
+            }
+        let channel: Channel
+        switch listener {
+        case .path(let path, let mode):
+            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+            guard chmod(path, mode) == 0 else {
+                let error = errno
+                try? channel.close().wait()
+                throw ConfigError.invalid("cannot chmod \(path) to \(String(mode, radix: 8)): \(String(cString: strerror(error)))")
+            }
+        case .inherited(let fd):
+            channel = try bootstrap.withBoundSocket(fd).wait()
+        }
+        serverChannel.withLock { $0 = channel }
+    }
+
+    /// Where the server listens, for logs.
+    public var listenDescription: String {
+        switch listener {
+        case .path(let path, _): return path
+        case .inherited(let fd): return "socket fd \(fd) from systemd"
+        }
+    }
+
+    /// Pings systemd's watchdog from the event loop, so a wedged loop stops the pings.
+    public func startWatchdog(_ notifier: SystemdNotifier) {
+        guard let interval = notifier.watchdogPingInterval else { return }
+        let loop = group.next()
+        loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)) { _ in
+            notifier.notify("WATCHDOG=1")
+        }
+    }
+
+    public var openConnections: Int { connections.withLock { $0.count } }
+
+    /// Graceful stop: refuse new work, stop accepting, let running and queued generations
+    /// finish (cancelling them after `timeout`), flush and close connections. Blocks.
+    public func drainAndStop(timeout: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        service.beginDrain()
+        let busy = service.registry.all.reduce(0) { $0 + $1.scheduler.load.active + $1.scheduler.load.queued }
+        notifier.notify("STOPPING=1\nSTATUS=draining \(busy) requests")
+        logger.info("draining: \(busy) generations running or queued")
+        if let channel = serverChannel.withLock({ $0 }) { try? channel.close().wait() }
+        if case .path(let path, _) = listener { unlink(path) }
+
+        let models = service.registry.all
+        let idle = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for model in models { model.scheduler.waitUntilIdle() }
+            idle.signal()
+        }
+        if idle.wait(timeout: .now() + .nanoseconds(Int(timeout.components.seconds) * 1_000_000_000)) == .timedOut {
+            logger.warning("drain timed out after \(timeout); cancelling what is left")
+            service.cancelAll()
+            idle.wait()
+        }
+        for model in models { model.scheduler.stop(drain: false) }
+
+        // An empty write completes after every write queued before it: then close.
+        let open = connections.withLock { Array($0.values) }
+        for channel in open {
+            channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+        }
+        for channel in open { try? channel.closeFuture.wait() }
+        try? group.syncShutdownGracefully()
+        logger.info("stopped")
+        stopped.signal()
+    }
+
+    /// Blocks until `drainAndStop` has finished.
+    public func waitUntilStopped() {
+        stopped.wait()
+        stopped.signal()
+    }
+}

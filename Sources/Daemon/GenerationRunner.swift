@@ -1,0 +1,89 @@
+import Foundation
+import Inference
+import Logging
+import Wire
+
+/// Runs one queued generation on a worker thread and reports it to the client.
+struct GenerationRunner: Sendable {
+    let id: UInt64
+    let plan: GeneratePlan
+    let ticket: RequestTicket
+    let sink: any ResponseSink
+    let factory: any GeneratorFactory
+    let logger: Logger
+
+    func run(enqueued: ContinuousClock.Instant) {
+        let queueSeconds = Self.seconds(ContinuousClock.now - enqueued)
+        let model = plan.model
+        guard !ticket.isCancelled else {
+            sink.send(.status(id: id, .cancelled, "request \(id) was cancelled"))
+            return
+        }
+        do {
+            let prompt = try plan.promptTokens()
+            let generator = try factory.makeGenerator(plan.speculative, for: model)
+            let result = try generator.generate(prompt: prompt, params: plan.params) { event in
+                if ticket.isCancelled { return .cancel }
+                if plan.stream {
+                    var response = Eagle_V1_Response()
+                    response.id = id
+                    response.chunk = .with {
+                        $0.ids = event.tokens.map { UInt32(bitPattern: $0) }
+                        $0.text = event.text
+                        $0.accepted = UInt32(event.stats.tokenCount)
+                    }
+                    sink.send(response)
+                }
+                return .proceed
+            }
+            model.statistics.recordGeneration(
+                tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
+                decodeSeconds: result.decodeSeconds)
+            if result.stopReason == .cancelled {
+                sink.send(.status(id: id, .cancelled, "request \(id) was cancelled after \(result.tokens.count) tokens"))
+                return
+            }
+            var response = Eagle_V1_Response()
+            response.id = id
+            response.generate = .with {
+                $0.ids = result.tokens.map { UInt32(bitPattern: $0) }
+                $0.text = result.text
+                $0.stopReason = Self.wireReason(result.stopReason)
+                $0.promptTokens = UInt32(result.promptTokenCount)
+                $0.steps = UInt32(result.steps)
+                $0.meanAccepted = result.meanTokensPerStep
+                $0.prefillSeconds = result.prefillSeconds
+                $0.decodeSeconds = result.decodeSeconds
+                $0.queueSeconds = queueSeconds
+                $0.seed = plan.params.sampling.seed
+            }
+            sink.send(response)
+        } catch {
+            model.statistics.recordError()
+            let failure: ServiceError
+            switch error {
+            case let e as ServiceError: failure = e
+            case let e as InferenceError: failure = ServiceError(e)
+            default: failure = .internalError("generation failed: \(error)")
+            }
+            if failure.code == .internal {
+                logger.error("request \(id) on model '\(model.name)' failed: \(failure.message)")
+            }
+            sink.send(failure.response(id: id))
+        }
+    }
+
+    static func wireReason(_ reason: StopReason) -> Eagle_V1_StopReason {
+        switch reason {
+        case .endOfSequence: return .eos
+        case .stopString: return .stopString
+        case .maxTokens: return .maxTokens
+        case .contextFull: return .contextFull
+        case .cancelled: return .cancelled
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}

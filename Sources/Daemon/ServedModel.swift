@@ -1,0 +1,86 @@
+import Foundation
+import Inference
+import Wire
+
+/// A model the daemon serves: the shared weights, its tokenizer, its queue and its totals.
+public final class ServedModel: Sendable {
+    public let name: String
+    public let targetDirectory: String
+    public let draftDirectory: String?
+    /// Immutable weights shared by every request on this model.
+    public let model: LlamaModel
+    /// Nil for checkpoints without `tokenizer.json` (token-id prompts only).
+    public let codec: (any TextCodec)?
+    public let scheduler: ModelScheduler
+    public let statistics = ModelStatistics()
+
+    public init(name: String, targetDirectory: String, draftDirectory: String?, model: LlamaModel,
+                codec: (any TextCodec)?, workers: Int, queueLimit: Int) {
+        self.name = name
+        self.targetDirectory = targetDirectory
+        self.draftDirectory = draftDirectory
+        self.model = model
+        self.codec = codec
+        scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
+    }
+
+    public var vocabularySize: Int { model.config.vocabSize }
+    public var contextLength: Int { model.contextLength }
+
+    /// The tokenizer, or FAILED_PRECONDITION for models that have none.
+    public func requireCodec() throws(ServiceError) -> any TextCodec {
+        guard let codec else {
+            throw .failedPrecondition("model '\(name)' has no tokenizer (tokenizer.json); send token ids instead of text")
+        }
+        return codec
+    }
+
+    /// What `ListModels` and `LoadModel` report.
+    public var info: Eagle_V1_ModelInfo {
+        .with {
+            $0.name = name
+            $0.targetDir = targetDirectory
+            $0.draftDir = draftDirectory ?? ""
+            $0.hasDraft_p = draftDirectory != nil
+            $0.vocabSize = UInt32(model.config.vocabSize)
+            $0.contextLength = UInt32(model.contextLength)
+            $0.hiddenSize = UInt32(model.config.hiddenSize)
+            $0.layers = UInt32(model.config.layerCount)
+            $0.parameters = UInt64(model.config.parameterCount)
+        }
+    }
+
+    public var stats: Eagle_V1_ModelStats {
+        let load = scheduler.load
+        return statistics.snapshot(name: name, active: load.active, queued: load.queued)
+    }
+}
+
+/// Turns a `ModelSpec` into loaded weights and tokenizer.
+public protocol ModelLoading: Sendable {
+    func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, codec: (any TextCodec)?)
+}
+
+/// Loads Hugging Face checkpoint directories from disk.
+public struct CheckpointLoader: ModelLoading {
+    public init() {}
+
+    public func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, codec: (any TextCodec)?) {
+        let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
+        let model: LlamaModel
+        do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength) } catch {
+            throw ServiceError(loading: spec.name, error)
+        }
+        let codec = try TokenizerCodec.loadIfPresent(directory: directory, modelName: spec.name)
+        if let codec, codec.vocabularySize > model.config.vocabSize {
+            throw .failedPrecondition("model '\(spec.name)': tokenizer has \(codec.vocabularySize) tokens, the model only \(model.config.vocabSize)")
+        }
+        if let draft = spec.draft {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: draft, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw .notFound("model '\(spec.name)': draft directory \(draft) does not exist")
+            }
+        }
+        return (model, codec)
+    }
+}

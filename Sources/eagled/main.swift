@@ -1,0 +1,131 @@
+import ArgumentParser
+import Daemon
+import Dispatch
+import Foundation
+import Inference
+import Logging
+
+/// eagled: serves LLaMA-family models over a Unix socket (see docs/daemon.md).
+struct EagleDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eagled",
+        abstract: "Serve LLaMA-family models (with EAGLE draft heads) over a Unix socket.",
+        discussion: """
+            Settings come from --config (JSON), then the flags on top. When systemd passes a \
+            listening socket (LISTEN_FDS), it is used and --socket is ignored. SIGTERM stops \
+            accepting, finishes in-flight work and exits 0.
+            """)
+
+    @Option(help: "JSON configuration file.") var config: String?
+    @Option(help: "Unix socket path to create.") var socket: String?
+    @Option(help: "Octal file mode of the socket, e.g. 0660.") var socketMode: String?
+    @Option(name: .customLong("model"), help: "Model to load: NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N]. Repeatable.")
+    var models: [String] = []
+    @Option(help: "Model used when a request names none.") var defaultModel: String?
+    @Option(help: "Directory under which runtime load requests must lie (none: runtime loads refused).") var modelRoot: String?
+    @Option(help: "Generations run at once per model.") var workers: Int?
+    @Option(help: "Requests that may wait per model beyond the running ones.") var queueLimit: Int?
+    @Option(help: "max_tokens when a request leaves it 0.") var defaultMaxTokens: Int?
+    @Option(help: "Largest max_tokens a request may ask for.") var maxTokensLimit: Int?
+    @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes: Int?
+    @Option(help: "Seconds SIGTERM waits for in-flight work before cancelling it.") var drainTimeout: Double?
+    @Option(name: .customLong("allow-user"), help: "User (name or uid) allowed to connect. Repeatable.") var allowUsers: [String] = []
+    @Option(name: .customLong("allow-group"), help: "Group (name or gid) allowed to connect. Repeatable.") var allowGroups: [String] = []
+    @Option(name: .customLong("admin-user"), help: "User allowed to load and unload models. Repeatable.") var adminUsers: [String] = []
+    @Option(name: .customLong("admin-group"), help: "Group allowed to load and unload models. Repeatable.") var adminGroups: [String] = []
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+
+    func run() throws {
+        var settings = try config.map { path throws(ConfigError) in try DaemonConfig.load(path: path) } ?? DaemonConfig()
+        if let socket { settings.socket = socket }
+        if let socketMode { settings.socketMode = socketMode }
+        for flag in models {
+            let spec = try ModelSpec.parse(flag: flag)
+            settings.models.removeAll { $0.name == spec.name }
+            settings.models.append(spec)
+        }
+        if let defaultModel { settings.defaultModel = defaultModel }
+        if let modelRoot { settings.modelRoot = modelRoot }
+        if let workers { settings.workers = workers }
+        if let queueLimit { settings.queueLimit = queueLimit }
+        if let defaultMaxTokens { settings.defaultMaxTokens = defaultMaxTokens }
+        if let maxTokensLimit { settings.maxTokensLimit = maxTokensLimit }
+        if let maxFrameBytes { settings.maxFrameBytes = maxFrameBytes }
+        if let drainTimeout { settings.drainTimeoutSeconds = drainTimeout }
+        settings.access.users += allowUsers
+        settings.access.groups += allowGroups
+        settings.access.adminUsers += adminUsers
+        settings.access.adminGroups += adminGroups
+        try settings.validate()
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "eagled")
+        try Launcher(config: settings, logger: logger).run()
+    }
+}
+
+/// Start-up and shutdown around the server.
+struct Launcher {
+    let config: DaemonConfig
+    let logger: Logger
+
+    func run() throws {
+        let notifier = SystemdNotifier()
+        logger.info("\(DaemonService.serverVersion): BLAS core \(BLASInfo.coreName), \(BLASInfo.threadCount) BLAS threads")
+        let policy = try AccessPolicy(config.access)
+        let registry = ModelRegistry(config: config)
+        for spec in config.models {
+            notifier.notify("STATUS=loading model \(spec.name)")
+            do {
+                let model = try registry.load(spec, checkRoot: false)
+                logger.info("loaded model '\(model.name)' from \(model.targetDirectory): \(model.model.config.parameterCount) parameters, context \(model.contextLength)")
+            } catch {
+                notifier.notify("STATUS=failed to load model \(spec.name): \(error.message)")
+                throw ValidationError(error.message)
+            }
+        }
+        let listener: Listener
+        let inherited = try SocketActivation.takeListeningSockets()
+        if let fd = inherited.first {
+            if inherited.count > 1 { logger.warning("systemd passed \(inherited.count) sockets; serving on the first") }
+            listener = .inherited(fd: fd)
+        } else {
+            listener = .path(config.socket, mode: try config.parsedSocketMode())
+        }
+        let service = DaemonService(config: config, registry: registry, policy: policy, logger: logger)
+        let server = DaemonServer(service: service, listener: listener, logger: logger)
+        do { try server.start() } catch {
+            throw ValidationError("cannot listen on \(server.listenDescription): \(error)")
+        }
+        let timeout = Duration.milliseconds(Int64(config.drainTimeoutSeconds * 1000))
+        let signals = Self.onTerminationSignals {
+            server.drainAndStop(timeout: timeout, notifier: notifier)
+        }
+        server.startWatchdog(notifier)
+        notifier.notify("READY=1\nSTATUS=serving \(registry.count) model(s) on \(server.listenDescription)")
+        logger.info("listening on \(server.listenDescription) with \(registry.count) model(s)")
+        server.waitUntilStopped()
+        withExtendedLifetime(signals) {}
+    }
+
+    /// Runs `stop` once, on its own thread, at the first SIGTERM or SIGINT.
+    static func onTerminationSignals(_ stop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "eagled.signals")
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                Thread.detachNewThread { stop() }
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+EagleDaemon.main()
