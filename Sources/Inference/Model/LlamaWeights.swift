@@ -5,7 +5,8 @@ import Foundation
 /// q/k/v are stored as one fused matrix and gate/up as another, so that a decode step is
 /// one GEMV per fused projection instead of three and two.
 public struct LayerWeights: @unchecked Sendable {
-    public let attentionNorm: UnsafeMutablePointer<Float>      // [hidden]
+    /// Nil for the EAGLE head's layer, which has no input norm.
+    public let attentionNorm: UnsafeMutablePointer<Float>?     // [hidden]
     public let qkv: UnsafeMutablePointer<Float>                // [(heads + 2·kvHeads)·headDim × hidden]
     public let qkvBias: UnsafeMutablePointer<Float>?           // [(heads + 2·kvHeads)·headDim]
     public let output: UnsafeMutablePointer<Float>             // [hidden × heads·headDim]
