@@ -19,10 +19,10 @@ public struct StackShape: Sendable, Equatable {
         rmsNormEps = c.rmsNormEps
     }
 
-    var qWidth: Int { headCount * headDim }
-    var kvWidth: Int { kvHeadCount * headDim }
-    var qkvWidth: Int { qWidth + 2 * kvWidth }
-    var queriesPerKVHead: Int { headCount / kvHeadCount }
+    public var qWidth: Int { headCount * headDim }
+    public var kvWidth: Int { kvHeadCount * headDim }
+    public var qkvWidth: Int { qWidth + 2 * kvWidth }
+    public var queriesPerKVHead: Int { headCount / kvHeadCount }
 }
 
 /// LLaMA decoder layers over a KV cache: the part of a forward pass shared by the target
