@@ -3,13 +3,22 @@ import Foundation
 import Inference
 import Tokenization
 
-/// Prints prefill and decode speed of the inference core next to the machine's memory
-/// bandwidth, so decode speed can be read as a fraction of its bandwidth bound.
+/// Benchmarks that print figures (never timed tests).
 @main
 struct EagleBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eagle-bench",
-        abstract: "Benchmark prefill and plain decoding against the memory-bandwidth bound.")
+        abstract: "Print speed figures for the inference core and for EAGLE.",
+        subcommands: [CoreBench.self, SpeculativeBench.self],
+        defaultSubcommand: CoreBench.self)
+}
+
+/// Prints prefill and decode speed of the inference core next to the machine's memory
+/// bandwidth, so decode speed can be read as a fraction of its bandwidth bound.
+struct CoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "core",
+        abstract: "Prefill and plain decoding against the memory-bandwidth bound.")
 
     @Argument(help: "Model directories (HF safetensors checkpoints).")
     var models: [String]
