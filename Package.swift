@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Inference", targets: ["Inference"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
+        .library(name: "Speculative", targets: ["Speculative"]),
         .executable(name: "eagle-generate", targets: ["eagle-generate"]),
         .executable(name: "eagle-bench", targets: ["eagle-bench"]),
         .library(name: "Wire", targets: ["Wire"]),
@@ -35,17 +36,23 @@ let package = Package(
             dependencies: ["COpenBLAS", "Tokenization"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // EAGLE: draft heads, draft trees, tree verification and acceptance, the speculative generator.
+        .target(
+            name: "Speculative",
+            dependencies: ["Inference", "Tokenization"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "eagle-generate",
             dependencies: [
-                "Inference", "Tokenization",
+                "Inference", "Tokenization", "Speculative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "eagle-bench",
             dependencies: [
-                "Inference", "Tokenization",
+                "Inference", "Tokenization", "Speculative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -94,6 +101,7 @@ let package = Package(
         ),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tokenization"]),
+        .testTarget(name: "SpeculativeTests", dependencies: ["Speculative", "Inference", "Tokenization"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -106,5 +106,36 @@ def main():
                             "use_sliding_window": False})
 
 
+
+def build_random_head(name, target_name, hidden, heads, kv_heads, inter, vocab, bias=True, seed=99):
+    """A random-weight EAGLE head in the official layout (config.json + model.safetensors):
+    lossless decoding must hold whatever the head predicts."""
+    torch.manual_seed(seed)
+    hd = hidden // heads
+    t = {
+        "fc.weight": torch.randn(hidden, 2 * hidden) * 0.1,
+        "layers.0.self_attn.q_proj.weight": torch.randn(heads * hd, hidden) * 0.1,
+        "layers.0.self_attn.k_proj.weight": torch.randn(kv_heads * hd, hidden) * 0.1,
+        "layers.0.self_attn.v_proj.weight": torch.randn(kv_heads * hd, hidden) * 0.1,
+        "layers.0.self_attn.o_proj.weight": torch.randn(hidden, heads * hd) * 0.1,
+        "layers.0.mlp.gate_proj.weight": torch.randn(inter, hidden) * 0.1,
+        "layers.0.mlp.up_proj.weight": torch.randn(inter, hidden) * 0.1,
+        "layers.0.mlp.down_proj.weight": torch.randn(hidden, inter) * 0.1,
+        "layers.0.post_attention_layernorm.weight": torch.ones(hidden),
+    }
+    if bias:
+        t["fc.bias"] = torch.randn(hidden) * 0.1
+    out = FIXTURES / name
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.to(torch.float16).contiguous() for k, v in t.items()}, str(out / "model.safetensors"))
+    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
+           "hidden_size": hidden, "intermediate_size": inter, "num_attention_heads": heads,
+           "num_key_value_heads": kv_heads, "num_hidden_layers": 1, "max_position_embeddings": 256,
+           "rms_norm_eps": 1e-5, "vocab_size": vocab, "bias": bias, "torch_dtype": "float16",
+           "target": target_name}
+    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+
+
 if __name__ == "__main__":
     main()
+    build_random_head("tiny-llama3-head", "tiny-llama3-f16-sharded", hidden=64, heads=4, kv_heads=2, inter=96, vocab=96)

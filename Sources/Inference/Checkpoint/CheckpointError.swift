@@ -14,6 +14,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case malformedIndex(file: String, detail: String)
     case invalidConfig(file: String, detail: String)
     case unsupportedModel(file: String, detail: String)
+    /// A draft head that cannot serve its target (hidden size or vocabulary differ).
+    case headMismatch(directory: String, detail: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(file): \(detail)"
         case .unsupportedModel(let file, let detail):
             return "\(file): unsupported model: \(detail)"
+        case .headMismatch(let directory, let detail):
+            return "draft head \(directory) does not fit its target: \(detail)"
         }
     }
 }

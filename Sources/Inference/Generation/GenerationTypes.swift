@@ -57,6 +57,12 @@ public struct GenerationEvent: Sendable {
     /// Text that is final: complete UTF-8, and not a possible start of a stop string.
     public var text: String
     public var stats: StepStats
+
+    public init(tokens: [TokenID], text: String, stats: StepStats) {
+        self.tokens = tokens
+        self.text = text
+        self.stats = stats
+    }
 }
 
 /// Whether the generator should go on after an event.
@@ -75,6 +81,17 @@ public struct GenerationResult: Sendable {
     public var steps: Int
     public var prefillSeconds: Double
     public var decodeSeconds: Double
+
+    public init(tokens: [TokenID], text: String, stopReason: StopReason, promptTokenCount: Int, steps: Int,
+                prefillSeconds: Double, decodeSeconds: Double) {
+        self.tokens = tokens
+        self.text = text
+        self.stopReason = stopReason
+        self.promptTokenCount = promptTokenCount
+        self.steps = steps
+        self.prefillSeconds = prefillSeconds
+        self.decodeSeconds = decodeSeconds
+    }
 
     /// Mean tokens per decoding step: 1 for plain decoding, τ for speculative decoding.
     public var meanTokensPerStep: Double { steps == 0 ? 0 : Double(tokens.count) / Double(steps) }

@@ -95,6 +95,10 @@ public struct Sampler {
         for j in 0..<kept { p[Int(order[j])] *= inverse }
     }
 
+    /// A uniform draw in [0, 1) from this sampler's stream (acceptance tests use it, so a
+    /// seed fixes the whole generation).
+    public mutating func nextUnit() -> Double { random.nextUnit() }
+
     /// Draws an index from a distribution that sums to ~1.
     public mutating func draw(from probabilities: UnsafeBufferPointer<Float>) -> TokenID {
         var total: Double = 0

@@ -4,7 +4,7 @@ import COpenBLAS
 ///
 /// A single row goes through GEMV: on these machines a 1-row SGEMM is 3–5× slower.
 @inline(__always)
-func linear(
+public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, inputs: Int,
     weight: UnsafePointer<Float>, outputs: Int,
     into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
@@ -21,7 +21,7 @@ func linear(
 
 /// Adds `bias[width]` to each of `rows` rows of `y`.
 @inline(__always)
-func addBias(_ bias: UnsafePointer<Float>?, to y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+public func addBias(_ bias: UnsafePointer<Float>?, to y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
     guard let bias else { return }
     for r in 0..<rows {
         let row = y + r * width

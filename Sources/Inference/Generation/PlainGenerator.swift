@@ -1,0 +1,72 @@
+import Foundation
+import Tokenization
+
+/// Ordinary autoregressive decoding: one target forward pass per token.
+///
+/// The baseline speculative decoding is measured against, so it is kept lean: the single
+/// token step is GEMV-only and allocates nothing in the model.
+public struct PlainGenerator: TokenGenerator {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer?
+    public let maxBatch: Int
+
+    public init(model: LlamaModel, tokenizer: Tokenizer?, maxBatch: Int = 64) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.maxBatch = maxBatch
+    }
+
+    public func generate(
+        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+    ) throws -> GenerationResult {
+        try params.validate()
+        let session = model.makeSession(maxBatch: maxBatch)
+        guard prompt.count < session.cache.capacity else {
+            throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: session.cache.capacity)
+        }
+        var sampler = Sampler(params: params.sampling, vocabularySize: model.config.vocabSize)
+        var output = OutputAccumulator(params: params, tokenizer: tokenizer, defaultStopTokens: model.config.eosTokenIDs)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let prefilled = try session.prefill(prompt)
+        var logits = prefilled.logits(forToken: prefilled.count - 1)
+        let prefillDone = clock.now
+        var forwardSeconds = (prefillDone - start).seconds
+        var steps = 0
+        var next: [TokenID] = [0]
+        while true {
+            next[0] = sampler.sample(logits)
+            steps += 1
+            let step = output.take(next)
+            let stats = StepStats(tokenCount: 1, verifySeconds: forwardSeconds)
+            if onEvent(GenerationEvent(tokens: step.tokens, text: step.text, stats: stats)) == .cancel {
+                emitRest(output.stop(.cancelled), onEvent)
+            }
+            if output.stopReason != nil { break }
+            if session.length >= session.cache.capacity {
+                emitRest(output.stop(.contextFull), onEvent)
+                break
+            }
+            let forwardStart = clock.now
+            logits = try session.forward(next).logits(forToken: 0)
+            forwardSeconds = (clock.now - forwardStart).seconds
+        }
+        let end = clock.now
+        return GenerationResult(tokens: output.tokens, text: output.text, stopReason: output.stopReason ?? .maxTokens,
+                                promptTokenCount: prompt.count, steps: steps,
+                                prefillSeconds: (prefillDone - start).seconds, decodeSeconds: (end - prefillDone).seconds)
+    }
+}
+
+/// Sends text released by a stop that no token carried (held-back text, a final flush).
+public func emitRest(_ text: String, _ onEvent: (GenerationEvent) -> GenerationControl) {
+    if !text.isEmpty { _ = onEvent(GenerationEvent(tokens: [], text: text, stats: StepStats(tokenCount: 0))) }
+}
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Inference
+
+/// An EAGLE-1/2 draft head, loaded from an official checkpoint directory unchanged.
+///
+/// Architecture (as the official implementation): `fc: Linear(2d → d)` over
+/// `concat(embed(token), feature)` — embedding first — then one LLaMA decoder layer
+/// without its input norm (post-attention norm kept), no final norm. The target's
+/// embedding and `lm_head` are used; a head's own `embed_tokens.weight`, if present, is
+/// ignored (it is a frozen copy of the target's).
+///
+/// Immutable after loading, shared by every request on the model.
+public final class EagleHead: @unchecked Sendable {
+    public let directory: URL
+    /// The head's own config (LlamaConfig keys, `num_hidden_layers: 1`).
+    public let config: ModelConfig
+    public let shape: StackShape
+    /// Which file the weights came from.
+    public let weightsFile: String
+    let storage: FloatBuffer
+    public let fc: UnsafeMutablePointer<Float>       // [hidden × 2·hidden]
+    public let fcBias: UnsafeMutablePointer<Float>?  // [hidden]
+    public let layer: LayerWeights
+    public let rope: RopeTable
+
+    /// Loads `config.json` and `model.safetensors` (or `pytorch_model.bin`) from
+    /// `directory` and checks the head against its target.
+    public init(directory: URL, target: LlamaModel) throws(CheckpointError) {
+        self.directory = directory
+        let configURL = directory.appendingPathComponent("config.json")
+        config = try ModelConfig.load(directory: directory)
+        let raw = (try? JSONSerialization.jsonObject(with: Data(contentsOf: configURL))) as? [String: Any] ?? [:]
+        let t = target.config
+        guard config.hiddenSize == t.hiddenSize else {
+            throw .headMismatch(directory: directory.path, detail: "hidden size \(config.hiddenSize) vs target's \(t.hiddenSize)")
+        }
+        guard config.vocabSize == t.vocabSize else {
+            throw .headMismatch(directory: directory.path, detail: "vocabulary \(config.vocabSize) vs target's \(t.vocabSize)")
+        }
+        let reader = try Self.openWeights(directory)
+        weightsFile = reader.sourcePath
+        let prefix = reader.contains("fc.weight") ? "" : (reader.contains("model.fc.weight") ? "model." : "")
+        let d = config.hiddenSize
+        let hasFCBias = raw["bias"] as? Bool ?? true
+        shape = StackShape(config)
+        let options = LayerOptions(
+            inputNorm: false,
+            qkvBias: reader.contains(prefix + "layers.0.self_attn.q_proj.bias"),
+            outputBias: reader.contains(prefix + "layers.0.self_attn.o_proj.bias"),
+            mlpBias: reader.contains(prefix + "layers.0.mlp.gate_proj.bias"))
+        var layout = StorageLayout()
+        let fcAt = layout.reserve(d * 2 * d)
+        let fcBiasAt = hasFCBias ? layout.reserve(d) : nil
+        let slots = LayerSlots(shape: shape, options: options, layout: &layout)
+        storage = FloatBuffer(count: layout.total)
+        let base = storage.pointer
+        try reader.read(prefix + "fc.weight", shape: [d, 2 * d], into: base + fcAt)
+        if let b = fcBiasAt { try reader.read(prefix + "fc.bias", shape: [d], into: base + b) }
+        layer = try slots.read(from: reader, prefix: prefix + "layers.0.", base: base)
+        fc = base + fcAt
+        fcBias = fcBiasAt.map { base + $0 }
+        rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling,
+                         positions: target.contextLength)
+    }
+
+    /// Bytes of FP32 weights held.
+    public var byteCount: Int { storage.byteCount }
+
+    static func openWeights(_ directory: URL) throws(CheckpointError) -> any TensorReader {
+        let safetensors = directory.appendingPathComponent("model.safetensors")
+        if FileManager.default.fileExists(atPath: safetensors.path) {
+            return try SafetensorsFile(path: safetensors.path)
+        }
+        let bin = directory.appendingPathComponent("pytorch_model.bin")
+        if FileManager.default.fileExists(atPath: bin.path) {
+            throw .unsupportedModel(file: bin.path, detail: "pytorch_model.bin heads are not readable yet; provide model.safetensors")
+        }
+        throw .fileNotFound(path: safetensors.path + " (or pytorch_model.bin)")
+    }
+}

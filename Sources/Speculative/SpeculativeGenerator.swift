@@ -1,0 +1,118 @@
+import Foundation
+import Inference
+import Tokenization
+
+/// EAGLE speculative decoding behind the same interface as plain decoding.
+///
+/// Each step runs four named phases over a typed tree value:
+///   draft  — the head grows a `DraftTree` under the last sampled token;
+///   verify — one masked target forward over every tree node;
+///   accept — `Acceptor` picks the path the target agrees with, plus a bonus token;
+///   commit — the accepted rows are compacted into the target cache, and the head
+///            consumes the accepted (token, feature) pairs so its cache holds exactly the
+///            accepted context.
+/// Greedy output equals plain greedy decoding token for token; sampled output has exactly
+/// the target's distribution.
+public struct SpeculativeGenerator: TokenGenerator {
+    public let model: LlamaModel
+    public let head: EagleHead
+    public let tokenizer: Tokenizer?
+    public let tree: TreeConfig
+    /// Rows of one target forward pass (prefill chunks and verified trees).
+    public let maxBatch: Int
+    var rule = AcceptanceRule.exact
+
+    public init(model: LlamaModel, head: EagleHead, tokenizer: Tokenizer?, tree: TreeConfig = .cpuDefault, maxBatch: Int = 64) {
+        self.model = model
+        self.head = head
+        self.tokenizer = tokenizer
+        self.tree = tree
+        self.maxBatch = maxBatch
+    }
+
+    public func generate(
+        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+    ) throws -> GenerationResult {
+        try params.validate()
+        try tree.validate(maxVerified: maxBatch)
+        let target = model.makeSession(maxBatch: maxBatch)
+        guard !prompt.isEmpty else { throw InferenceError.emptyInput }
+        guard prompt.count < target.cache.capacity else {
+            throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: target.cache.capacity)
+        }
+        let draft = DraftSession(head: head, target: model, capacity: target.cache.capacity, maxBatch: maxBatch)
+        let drafter = Drafter(session: draft, config: tree)
+        var sampler = Sampler(params: params.sampling, vocabularySize: model.config.vocabSize)
+        var acceptor = Acceptor(vocabularySize: model.config.vocabSize)
+        acceptor.rule = rule
+        var output = OutputAccumulator(params: params, tokenizer: tokenizer, defaultStopTokens: model.config.eosTokenIDs)
+        let clock = ContinuousClock()
+        let start = clock.now
+
+        // Prefill: the target reads the prompt; the head reads (xᵢ₊₁, fᵢ) for every pair
+        // the prompt already holds. The last pair needs the first sampled token.
+        let d = model.config.hiddenSize
+        let lastPromptFeature = FloatBuffer(count: d)
+        let prefilled = try target.prefill(prompt) { range, out in
+            let pairs = range.lowerBound..<min(range.upperBound, prompt.count - 1)
+            if !pairs.isEmpty {
+                try prompt[(pairs.lowerBound + 1)...pairs.upperBound].withUnsafeBufferPointer { tokens in
+                    try draft.forward(tokens: tokens, feature: { out.hidden(forToken: $0).baseAddress! }, withLogits: false)
+                }
+            }
+            if range.upperBound == prompt.count {
+                lastPromptFeature.pointer.update(from: out.hidden(forToken: out.count - 1).baseAddress!, count: d)
+            }
+        }
+        var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1))
+        try [root].withUnsafeBufferPointer { t in
+            try draft.forward(tokens: t, feature: { _ in UnsafePointer(lastPromptFeature.pointer) }, withLogits: true)
+        }
+        drafter.setRoot(fromRow: 0)
+        let prefillDone = clock.now
+        var steps = 1
+        let first = output.take([root])
+        if onEvent(GenerationEvent(tokens: first.tokens, text: first.text, stats: StepStats(tokenCount: 1))) == .cancel {
+            emitRest(output.stop(.cancelled), onEvent)
+        }
+
+        while output.stopReason == nil {
+            let base = target.length
+            let room = target.cache.capacity - base
+            if room < 1 {
+                emitRest(output.stop(.contextFull), onEvent)
+                break
+            }
+            // draft
+            let draftStart = clock.now
+            let drafted = try drafter.draft(root: root, limit: min(room, tree.verifiedTokens))
+            // verify
+            let verifyStart = clock.now
+            let verified = try target.forward(drafted.tokens, positions: drafted.positions(base: base),
+                                              mask: drafted.ancestorMask(base: base), logits: .all)
+            // accept
+            let accepted = acceptor.accept(tree: drafted, logits: { verified.logits(forToken: $0) }, sampler: &sampler)
+            let verifyEnd = clock.now
+            // commit
+            target.cache.compact(from: base, keeping: accepted.path.map { base + $0 })
+            let emitted = accepted.emitted(from: drafted)
+            try emitted.withUnsafeBufferPointer { tokens in
+                try draft.forward(tokens: tokens, feature: { verified.hidden(forToken: accepted.path[$0]).baseAddress! }, withLogits: true)
+            }
+            drafter.setRoot(fromRow: emitted.count - 1)
+            root = accepted.bonus
+            steps += 1
+            let stats = StepStats(tokenCount: emitted.count,
+                                  draftSeconds: (verifyStart - draftStart).seconds + (clock.now - verifyEnd).seconds,
+                                  verifySeconds: (verifyEnd - verifyStart).seconds)
+            let step = output.take(emitted)
+            if onEvent(GenerationEvent(tokens: step.tokens, text: step.text, stats: stats)) == .cancel {
+                emitRest(output.stop(.cancelled), onEvent)
+            }
+        }
+        let end = clock.now
+        return GenerationResult(tokens: output.tokens, text: output.text, stopReason: output.stopReason ?? .maxTokens,
+                                promptTokenCount: prompt.count, steps: steps,
+                                prefillSeconds: (prefillDone - start).seconds, decodeSeconds: (end - prefillDone).seconds)
+    }
+}

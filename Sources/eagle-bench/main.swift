@@ -1,3 +1,0 @@
-import Inference
-
-print("eagle-bench: not implemented yet (BLAS core: \(BLASInfo.coreName))")

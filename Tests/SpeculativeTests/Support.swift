@@ -1,0 +1,20 @@
+import Foundation
+import Inference
+import Tokenization
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func fixtureModel(_ name: String) -> URL {
+    repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(name)")
+}
+
+/// Plain decoding's tokens, the reference every speculative run must reproduce.
+func plainTokens(_ model: LlamaModel, prompt: [TokenID], params: GenerationParams) throws -> [TokenID] {
+    try PlainGenerator(model: model, tokenizer: nil).generate(prompt: prompt, params: params) { _ in .proceed }.tokens
+}
+
+/// A deterministic pseudo-random prompt over a vocabulary.
+func syntheticPrompt(seed: UInt64, length: Int, vocabulary: Int) -> [TokenID] {
+    var random = RandomSource(seed: seed)
+    return (0..<length).map { _ in TokenID(random.next() % UInt64(vocabulary)) }
+}
