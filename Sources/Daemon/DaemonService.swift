@@ -81,20 +81,20 @@ public final class DaemonService: Sendable {
                 })
             case .tokenize(let tokenize):
                 let model = try registry.model(named: tokenize.model)
-                let codec = try model.requireCodec()
+                let tokenizer = try model.requireTokenizer()
                 onBlockingQueue(id: id, sink: sink) { () throws(ServiceError) in
-                    let ids = try codec.encode(tokenize.text, addSpecialTokens: tokenize.addSpecialTokens)
+                    let ids = tokenizer.encode(tokenize.text, addSpecialTokens: tokenize.addSpecialTokens)
                     return .with { $0.id = id; $0.tokenize = .with { $0.ids = ids.map { UInt32(bitPattern: $0) } } }
                 }
             case .detokenize(let detokenize):
                 let model = try registry.model(named: detokenize.model)
-                let codec = try model.requireCodec()
+                let tokenizer = try model.requireTokenizer()
                 let vocabulary = model.vocabularySize
                 for token in detokenize.ids where token >= UInt32(vocabulary) {
                     throw .invalidArgument("token id \(token) is out of range (vocabulary size \(vocabulary))")
                 }
                 onBlockingQueue(id: id, sink: sink) { () throws(ServiceError) in
-                    let text = codec.decode(detokenize.ids.map { TokenID(bitPattern: $0) }, skipSpecialTokens: detokenize.skipSpecialTokens)
+                    let text = tokenizer.decode(detokenize.ids.map { TokenID(bitPattern: $0) }, skipSpecialTokens: detokenize.skipSpecialTokens)
                     return .with { $0.id = id; $0.detokenize = .with { $0.text = text } }
                 }
             case .loadModel(let load):

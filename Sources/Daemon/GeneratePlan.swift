@@ -10,7 +10,7 @@ import Wire
 struct GeneratePlan: Sendable {
     enum Prompt: Sendable {
         case text(String)
-        case chat([ChatTurn])
+        case chat([ChatMessage])
         case tokens([TokenID])
     }
 
@@ -36,12 +36,12 @@ struct GeneratePlan: Sendable {
             throw .invalidArgument("generate needs a prompt: text, chat or tokens")
         case .text(let text):
             guard !text.isEmpty else { throw .invalidArgument("the prompt text is empty") }
-            _ = try model.requireCodec()
+            _ = try model.requireTokenizer()
             prompt = .text(text)
         case .chat(let chat):
             guard !chat.messages.isEmpty else { throw .invalidArgument("the chat prompt has no messages") }
-            _ = try model.requireCodec()
-            prompt = .chat(chat.messages.map { ChatTurn(role: $0.role, content: $0.content) })
+            _ = try model.requireTokenizer()
+            prompt = .chat(chat.messages.map { ChatMessage(role: $0.role, content: $0.content) })
         case .tokens(let tokens):
             prompt = .tokens(try Self.checkedTokens(tokens.ids, model: model))
         }
@@ -61,7 +61,7 @@ struct GeneratePlan: Sendable {
             stopStrings: request.stop,
             ignoreEOS: request.ignoreEos)
         do { try params.validate() } catch { throw ServiceError(error) }
-        if !request.stop.isEmpty { _ = try model.requireCodec() }
+        if !request.stop.isEmpty { _ = try model.requireTokenizer() }
         try factory.check(speculative, for: model)
     }
 
@@ -90,11 +90,13 @@ struct GeneratePlan: Sendable {
         case .tokens(let ids):
             return ids
         case .text(let text):
-            tokens = try model.requireCodec().encode(text, addSpecialTokens: true)
+            tokens = try model.requireTokenizer().encode(text, addSpecialTokens: true)
         case .chat(let turns):
-            let codec = try model.requireCodec()
             // The rendered template carries its own BOS where the model wants one.
-            tokens = try codec.encode(try codec.renderChat(turns), addSpecialTokens: false)
+            let tokenizer = try model.requireTokenizer()
+            do { tokens = try tokenizer.encodeChat(turns) } catch {
+                throw .invalidArgument("cannot render the chat prompt: \(error)")
+            }
         }
         guard !tokens.isEmpty else { throw .invalidArgument("the prompt encodes to no tokens") }
         try Self.checkLength(tokens.count, model: model)

@@ -29,6 +29,6 @@ public struct StandardGeneratorFactory: GeneratorFactory {
 
     public func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator {
         try check(options, for: model)
-        return try PlainGeneratorBridge.make(for: model)
+        return PlainGenerator(model: model.model, tokenizer: model.tokenizer)
     }
 }

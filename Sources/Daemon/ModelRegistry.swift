@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Synchronization
+import Tokenization
 
 /// The models the daemon serves, by name.
 ///
@@ -66,7 +67,7 @@ public final class ModelRegistry: Sendable {
             return true
         }
         guard reserved else { throw ServiceError(.alreadyExists, "model '\(spec.name)' is already loaded") }
-        let loaded: (model: LlamaModel, codec: (any TextCodec)?)
+        let loaded: (model: LlamaModel, tokenizer: Tokenizer?)
         do {
             loaded = try loader.load(spec)
         } catch {
@@ -75,7 +76,7 @@ public final class ModelRegistry: Sendable {
         }
         let served = ServedModel(
             name: spec.name, targetDirectory: spec.target, draftDirectory: spec.draft, model: loaded.model,
-            codec: loaded.codec, workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit)
+            tokenizer: loaded.tokenizer, workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit)
         state.withLock { s in
             s.loading.remove(spec.name)
             s.models[spec.name] = served

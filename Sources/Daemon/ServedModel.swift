@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Tokenization
 import Wire
 
 /// A model the daemon serves: the shared weights, its tokenizer, its queue and its totals.
@@ -10,17 +11,17 @@ public final class ServedModel: Sendable {
     /// Immutable weights shared by every request on this model.
     public let model: LlamaModel
     /// Nil for checkpoints without `tokenizer.json` (token-id prompts only).
-    public let codec: (any TextCodec)?
+    public let tokenizer: Tokenizer?
     public let scheduler: ModelScheduler
     public let statistics = ModelStatistics()
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, model: LlamaModel,
-                codec: (any TextCodec)?, workers: Int, queueLimit: Int) {
+                tokenizer: Tokenizer?, workers: Int, queueLimit: Int) {
         self.name = name
         self.targetDirectory = targetDirectory
         self.draftDirectory = draftDirectory
         self.model = model
-        self.codec = codec
+        self.tokenizer = tokenizer
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
     }
 
@@ -28,11 +29,11 @@ public final class ServedModel: Sendable {
     public var contextLength: Int { model.contextLength }
 
     /// The tokenizer, or FAILED_PRECONDITION for models that have none.
-    public func requireCodec() throws(ServiceError) -> any TextCodec {
-        guard let codec else {
+    public func requireTokenizer() throws(ServiceError) -> Tokenizer {
+        guard let tokenizer else {
             throw .failedPrecondition("model '\(name)' has no tokenizer (tokenizer.json); send token ids instead of text")
         }
-        return codec
+        return tokenizer
     }
 
     /// What `ListModels` and `LoadModel` report.
@@ -58,22 +59,27 @@ public final class ServedModel: Sendable {
 
 /// Turns a `ModelSpec` into loaded weights and tokenizer.
 public protocol ModelLoading: Sendable {
-    func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, codec: (any TextCodec)?)
+    func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, tokenizer: Tokenizer?)
 }
 
 /// Loads Hugging Face checkpoint directories from disk.
 public struct CheckpointLoader: ModelLoading {
     public init() {}
 
-    public func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, codec: (any TextCodec)?) {
+    public func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, tokenizer: Tokenizer?) {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
         let model: LlamaModel
         do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength) } catch {
             throw ServiceError(loading: spec.name, error)
         }
-        let codec = try TokenizerCodec.loadIfPresent(directory: directory, modelName: spec.name)
-        if let codec, codec.vocabularySize > model.config.vocabSize {
-            throw .failedPrecondition("model '\(spec.name)': tokenizer has \(codec.vocabularySize) tokens, the model only \(model.config.vocabSize)")
+        var tokenizer: Tokenizer?
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path) {
+            do { tokenizer = try Tokenizer.load(directory: directory) } catch {
+                throw .failedPrecondition("cannot load model '\(spec.name)': \(error)")
+            }
+        }
+        if let tokenizer, tokenizer.vocabularySize > model.config.vocabSize {
+            throw .failedPrecondition("model '\(spec.name)': tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(model.config.vocabSize)")
         }
         if let draft = spec.draft {
             var isDirectory: ObjCBool = false
@@ -81,6 +87,6 @@ public struct CheckpointLoader: ModelLoading {
                 throw .notFound("model '\(spec.name)': draft directory \(draft) does not exist")
             }
         }
-        return (model, codec)
+        return (model, tokenizer)
     }
 }

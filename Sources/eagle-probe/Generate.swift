@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Wire
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate a continuation; streams text to stdout.",
+        discussion: "With --json every response (chunks and the result, token ids included) is printed as proto3 JSON.")
+    @OptionGroup var connection: Connection
+    @Option(help: "Model (default: the daemon's default).") var model = ""
+    @Option(help: "Tokens to generate (0 = server default).") var maxTokens: UInt32 = 0
+    @Option(help: "0 = greedy.") var temperature: Float = 0
+    @Option(help: "0 = off.") var topK: UInt32 = 0
+    @Option(help: "1 = off.") var topP: Float = 1
+    @Option(help: "0 = chosen by the server.") var seed: UInt64 = 0
+    @Option(help: "Stop string. Repeatable.") var stop: [String] = []
+    @Flag(help: "Use the model's EAGLE draft head.") var eagle = false
+    @Flag(help: "Keep going past end-of-sequence.") var ignoreEOS = false
+    @Flag(help: "Ask for the whole result at once instead of a stream.") var noStream = false
+    @Flag(help: "Treat the prompt as a user chat message (rendered with the chat template).") var chat = false
+    @Option(help: "Prompt as comma-separated token ids instead of text.") var tokens: String?
+    @Flag(help: "Print a summary (tokens, stop reason, speed) to stderr.") var summary = false
+    @Argument(help: "Prompt text.") var prompt: String?
+
+    func validate() throws {
+        if prompt == nil && tokens == nil { throw ValidationError("give a prompt or --tokens") }
+    }
+
+    func run() throws {
+        var request = Eagle_V1_Generate()
+        request.model = model
+        if let tokens {
+            let ids = tokens.split(separator: ",").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+            guard !ids.contains(nil) else { throw ValidationError("--tokens expects comma-separated unsigned integers") }
+            request.tokens = .with { $0.ids = ids.compactMap { $0 } }
+        } else if chat {
+            request.chat = .with { $0.messages = [.with { $0.role = "user"; $0.content = prompt ?? "" }] }
+        } else {
+            request.text = prompt ?? ""
+        }
+        request.maxTokens = maxTokens
+        request.sampling = .with { $0.temperature = temperature; $0.topK = topK; $0.topP = topP; $0.seed = seed }
+        request.stop = stop
+        request.speculative = .with { $0.enabled = eagle }
+        request.ignoreEos = ignoreEOS
+        request.stream = !noStream
+        let json = connection.json
+        try guarded {
+            let client = try connection.open()
+            var streamed = false
+            let response = try connection.call(client, .with { $0.generate = request }) { chunk in
+                if !json {
+                    FileHandle.standardOutput.write(Data(chunk.text.utf8))
+                    streamed = true
+                }
+            }
+            let result = response.generate
+            if json {
+                try printJSON(response)
+            } else {
+                if !streamed { FileHandle.standardOutput.write(Data(result.text.utf8)) }
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            }
+            if summary {
+                let rate = result.decodeSeconds > 0 ? Double(result.ids.count) / result.decodeSeconds : 0
+                let line = String(format: "[%d tokens, stop %@, prompt %u tokens, %.1f tok/s, mean accepted %.2f, queued %.3f s, seed %llu]\n",
+                                  result.ids.count, "\(result.stopReason)", result.promptTokens, rate, result.meanAccepted,
+                                  result.queueSeconds, result.seed)
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        }
+    }
+}
