@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,11 @@ def _repo_root() -> Path:
 
 ROOT = _repo_root()
 BUILD = Path(os.environ.get("BUILD", ROOT / ".build-c"))
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+# Test this source tree, not whatever `eagle` happens to be installed
+# (test_install.py checks that `pip install` of it works).
+sys.path.insert(0, str(PACKAGE_DIR))
 
 
 def _ensure_library() -> None:

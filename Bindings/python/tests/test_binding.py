@@ -14,6 +14,7 @@ from typing import List
 import pytest
 
 import eagle
+from conftest import PACKAGE_DIR
 from eagle import errors
 
 
@@ -259,7 +260,7 @@ def test_error_classes() -> None:
 
 
 def _run_python(code: str, env_extra: dict) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     env.update(env_extra)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
 

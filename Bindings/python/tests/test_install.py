@@ -1,0 +1,33 @@
+"""`pip install ./Bindings/python` gives an importable, typed `eagle` package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PACKAGE_DIR
+
+
+def test_pip_install_into_target(tmp_path: Path, fake_socket: str) -> None:
+    target = tmp_path / "site"
+    # No build isolation: uses the setuptools already installed, so no network is needed.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-build-isolation", "--no-deps",
+         "--target", str(target), str(PACKAGE_DIR)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (target / "eagle" / "py.typed").exists()
+    code = (
+        "import eagle, sys\n"
+        "assert eagle.__file__.startswith(sys.argv[1]), eagle.__file__\n"
+        "with eagle.Client(sys.argv[2]) as c:\n"
+        "    print(c.generate('installed', max_tokens=2).ids)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(target))
+    run = subprocess.run([sys.executable, "-c", code, str(target), fake_socket], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert len(eval(run.stdout)) == 2
