@@ -46,7 +46,8 @@ __version__ = "0.1.0"
 
 def library_version() -> str:
     """Version of the libeagle.so in use ("MAJOR.MINOR.PATCH")."""
-    return _native.load().eagle_version().decode()
+    version: bytes = _native.load().eagle_version()
+    return version.decode()
 
 
 def library_path() -> str:

@@ -148,9 +148,9 @@ class _Params:
                 else:
                     role, content = m
                 msgs.append((_text(role, "chat role"), _text(content, "chat content")))
-            arr = (N.ChatMessage * max(1, len(msgs)))(*[N.ChatMessage(r, c) for r, c in msgs])
-            self._keep.append(arr)
-            p.chat = ctypes.cast(arr, ctypes.POINTER(N.ChatMessage))
+            chat_arr = (N.ChatMessage * max(1, len(msgs)))(*[N.ChatMessage(r, c) for r, c in msgs])
+            self._keep.append(chat_arr)
+            p.chat = ctypes.cast(chat_arr, ctypes.POINTER(N.ChatMessage))
             p.n_chat = len(msgs)
         p.max_tokens = _uint(max_tokens, "max_tokens", _U32)
         p.temperature = float(temperature)

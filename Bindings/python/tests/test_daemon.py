@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple, Type
 
 import pytest
 
@@ -114,7 +114,9 @@ def _busy(client: eagle.Client) -> int:
 
 
 def test_cancel_mid_stream_frees_the_slot(daemon_socket: str, client: eagle.Client, model: eagle.ModelInfo) -> None:
-    long = dict(prompt="def long_function():", max_tokens=max(32, model.context_length - 32), ignore_eos=True)
+    long: Dict[str, Any] = dict(
+        prompt="def long_function():", max_tokens=max(32, model.context_length - 32), ignore_eos=True
+    )
     with eagle.Client(daemon_socket) as c:
         streams = [c.stream(**long) for _ in range(2)]  # both worker slots
         for s in streams:
@@ -165,7 +167,7 @@ def test_bad_input_while_others_are_served(daemon_socket: str, model: eagle.Mode
     try:
         wait_served(1)
         with eagle.Client(daemon_socket, client_name="bad-input") as c:
-            cases = [
+            cases: List[Tuple[Type[eagle.EagleError], Dict[str, Any]]] = [
                 (eagle.NotFound, dict(prompt="x", model="no-such-model")),
                 (eagle.InvalidArgument, dict(prompt="x", temperature=-1.0)),
                 (eagle.InvalidArgument, dict(prompt="x", top_p=1.5)),
