@@ -89,10 +89,12 @@ if [ -z "$eagled" ] || [ ! -x "$eagled" ] || [ ! -d "$model" ]; then
     if [ "${EAGLE_E2E_REQUIRED:-0}" = 1 ]; then failed=$((failed + 1)); else skipped=$((skipped + 1)); fi
 else
     echo "using $eagled with $model"
-    "$eagled" --socket "$tmp/eagled.sock" --model "tiny=$model,workers=2" >"$tmp/eagled.log" 2>&1 &
+    model=$(cd "$model" && pwd)
+    "$eagled" --socket "$tmp/eagled.sock" --model "tiny=$model,workers=2" --model-root "$(dirname "$model")" \
+        >"$tmp/eagled.log" 2>&1 &
     pids+=($!)
     if wait_socket "$tmp/eagled.sock" 60 "${pids[-1]}"; then
-        EAGLE_SOCKET=$tmp/eagled.sock suite timeout 600 "$out/test_e2e"
+        EAGLE_SOCKET=$tmp/eagled.sock EAGLE_TEST_MODEL_DIR=$model suite timeout 600 "$out/test_e2e"
     else
         echo "eagled did not start:"; cat "$tmp/eagled.log"; failed=$((failed + 1))
     fi

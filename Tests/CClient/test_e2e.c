@@ -394,6 +394,46 @@ static void test_eagle_is_lossless(void) {
     eagle_client_free(c);
 }
 
+/* Runtime load/unload (run.sh passes --model-root = the model's parent directory). */
+static void test_load_unload(void) {
+    const char *dir = getenv("EAGLE_TEST_MODEL_DIR");
+    if (dir == NULL) {
+        printf("    (EAGLE_TEST_MODEL_DIR unset: skipped)\n");
+        return;
+    }
+    eagle_client *c = connect_ok();
+    eagle_load_params lp = eagle_load_default_params();
+    lp.name = "second";
+    lp.target_dir = dir;
+    eagle_model_info *info = NULL;
+    CHECK_RC(eagle_model_load(c, &lp, &info), 0);
+    CHECK(info != NULL && strcmp(info->name, "second") == 0 && info->vocab_size == model.vocab_size);
+    eagle_model_info_free(info);
+    CHECK_RC(eagle_model_load(c, &lp, NULL), EAGLE_E_ALREADY_EXISTS);
+    lp.name = "third";
+    lp.target_dir = "/etc";
+    CHECK_RC(eagle_model_load(c, &lp, NULL), EAGLE_E_PERMISSION_DENIED);
+    eagle_model_list *list = NULL;
+    CHECK_RC(eagle_model_list_get(c, &list), 0);
+    CHECK(list != NULL && list->n_models == 2);
+    eagle_model_list_free(list);
+
+    eagle_generate_params p = params_for(0);
+    eagle_generate_result *a = NULL, *b = NULL;
+    CHECK_RC(eagle_generate(c, &p, &a), 0);
+    p.model = "second";
+    CHECK_RC(eagle_generate(c, &p, &b), 0);
+    CHECK(a != NULL && b != NULL && strcmp(a->text, b->text) == 0);
+    eagle_generate_result_free(a);
+    eagle_generate_result_free(b);
+
+    CHECK_RC(eagle_model_unload(c, "second"), 0);
+    CHECK_RC(eagle_model_unload(c, "second"), EAGLE_E_NOT_FOUND);
+    b = NULL;
+    CHECK_RC(eagle_generate(c, &p, &b), EAGLE_E_NOT_FOUND);
+    eagle_client_free(c);
+}
+
 static void test_stats(void) {
     eagle_client *c = connect_ok();
     eagle_stats *st = NULL;
@@ -426,6 +466,7 @@ int main(void) {
     TEST(test_cancel_frees_slot);
     TEST(test_bad_input);
     TEST(test_eagle_is_lossless);
+    TEST(test_load_unload);
     TEST(test_stats);
     free((char *)model.name);
     return SUMMARY("test_e2e");

@@ -116,17 +116,25 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def served_model_dir() -> Path:
+    """The model directory the daemon fixture serves as "tiny" (also loadable at run time)."""
+    return Path(os.environ.get("EAGLE_TEST_MODEL", ROOT / "Models" / "tiny-pystd")).resolve()
+
+
 @pytest.fixture(scope="session")
 def daemon_socket(tmp_sockets: Path) -> Iterator[str]:
     exe = _eagled_binary()
     if exe is None or not exe.exists():
         _skip_or_fail("eagled is not built (swift build --product eagled, or set EAGLED=path)")
-    model = Path(os.environ.get("EAGLE_TEST_MODEL", ROOT / "Models" / "tiny-pystd"))
+    model = served_model_dir()
     if not model.is_dir():
         _skip_or_fail("test model %s is missing (set EAGLE_TEST_MODEL)" % model)
     path = tmp_sockets / "eagled.sock"
     log = open(tmp_sockets / "eagled.log", "w+")
-    args: List[str] = [str(exe), "--socket", str(path), "--model", "tiny=%s,workers=2" % model]
+    model = model.resolve()
+    args: List[str] = [
+        str(exe), "--socket", str(path), "--model", "tiny=%s,workers=2" % model, "--model-root", str(model.parent),
+    ]
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:
         try:

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Tuple, Type
 import pytest
 
 import eagle
+from conftest import served_model_dir
 
 PROMPTS = [
     "def fibonacci(n):",
@@ -213,6 +214,26 @@ def test_eagle_is_lossless_or_refused(client: eagle.Client, model: eagle.ModelIn
         fast = client.generate(**kw, eagle=True)
         assert fast.text == plain.text and fast.ids == plain.ids
         assert fast.stats.mean_accepted >= 1
+
+
+def test_load_unload(client: eagle.Client, model: eagle.ModelInfo) -> None:
+    info = client.load_model("second", str(served_model_dir()))
+    assert info.name == "second" and info.vocab_size == model.vocab_size
+    try:
+        with pytest.raises(eagle.AlreadyExists):
+            client.load_model("second", str(served_model_dir()))
+        with pytest.raises(eagle.PermissionDenied, match="outside the model root"):
+            client.load_model("third", "/etc")
+        assert sorted(m.name for m in client.models()) == ["second", "tiny"]
+        same = client.generate(**request(0), model="second")
+        ref = client.generate(**request(0))
+        assert same.text == ref.text and same.ids == ref.ids
+    finally:
+        client.unload_model("second")
+    with pytest.raises(eagle.NotFound):
+        client.unload_model("second")
+    with pytest.raises(eagle.NotFound):
+        client.generate("x", model="second")
 
 
 def test_stats(client: eagle.Client) -> None:
