@@ -34,6 +34,7 @@ struct EagleDaemon: ParsableCommand {
     @Option(name: .customLong("admin-user"), help: "User allowed to load and unload models. Repeatable.") var adminUsers: [String] = []
     @Option(name: .customLong("admin-group"), help: "Group allowed to load and unload models. Repeatable.") var adminGroups: [String] = []
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+    @Flag(help: "Check the configuration (file and flags) and exit without serving.") var checkConfig = false
 
     func run() throws {
         var settings = try config.map { path throws(ConfigError) in try DaemonConfig.load(path: path) } ?? DaemonConfig()
@@ -57,6 +58,10 @@ struct EagleDaemon: ParsableCommand {
         settings.access.adminUsers += adminUsers
         settings.access.adminGroups += adminGroups
         try settings.validate()
+        if checkConfig {
+            print("configuration ok: \(settings.models.count) model(s), socket \(settings.socket), model root \(settings.modelRoot ?? "none")")
+            return
+        }
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
 
         LoggingSystem.bootstrap { label in
