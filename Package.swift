@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Daemon", targets: ["Daemon"]),
         .executable(name: "eagled", targets: ["eagled"]),
         .executable(name: "eagle-probe", targets: ["eagle-probe"]),
+        .executable(name: "eagle-daemon-bench", targets: ["eagle-daemon-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -89,6 +90,15 @@ let package = Package(
                 "Wire",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Daemon-path overhead vs in-process generation, TTFT, concurrent throughput (prints figures).
+        .executableTarget(
+            name: "eagle-daemon-bench",
+            dependencies: [
+                "Daemon", "Wire", "Inference", "Tokenization",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's main command: start eagled on the bundled model, generate through
+# eagle-probe, stop the daemon with SIGTERM.
+#   Tools/demo.sh [PROMPT]     (MODEL=Models/tiny-pystd MAX_TOKENS=96 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${MODEL:-Models/tiny-pystd}
+MAX_TOKENS=${MAX_TOKENS:-96}
+PROMPT=${1:-${PROMPT:-def fibonacci(n):}}
+SWIFT=${SWIFT:-swift}
+
+# --product: a bare release build would also compile swift-protobuf's C++ protoc.
+$SWIFT build -c release --product eagled
+$SWIFT build -c release --product eagle-probe
+BIN=$($SWIFT build -c release --show-bin-path)
+
+WORK=$(mktemp -d /tmp/eagled-demo.XXXXXX)
+SOCK=$WORK/eagled.sock
+"$BIN/eagled" --socket "$SOCK" --model "demo=$MODEL" --log-level notice 2>"$WORK/eagled.log" &
+PID=$!
+cleanup() {
+    if kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 300); do
+    "$BIN/eagle-probe" health --socket "$SOCK" >/dev/null 2>&1 && break
+    if ! kill -0 "$PID" 2>/dev/null; then cat "$WORK/eagled.log" >&2; exit 1; fi
+    sleep 0.1
+done
+
+echo "── eagled serving $MODEL on $SOCK"
+"$BIN/eagle-probe" models --socket "$SOCK"
+echo "── eagle-probe generate: $PROMPT"
+printf '%s' "$PROMPT"
+"$BIN/eagle-probe" generate --socket "$SOCK" --max-tokens "$MAX_TOKENS" --summary "$PROMPT"
+"$BIN/eagle-probe" stats --socket "$SOCK"
+kill -TERM "$PID"
+wait "$PID"
+echo "── eagled stopped (exit $?)"
