@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Wire", "Inference", "Tokenization",
+                "Wire", "Inference", "Tokenization", "Speculative",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

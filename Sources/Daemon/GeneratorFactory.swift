@@ -1,10 +1,11 @@
 import Inference
+import Speculative
 import Wire
 
 /// Chooses and builds the token generator for each generation request.
 ///
-/// The single place where decoding strategies are wired in: plain decoding today, EAGLE
-/// speculative decoding once `Speculative` lands (see `makeGenerator`).
+/// The single place where decoding strategies are wired in: plain decoding, or EAGLE
+/// speculative decoding when the request asks for it and the model has a draft head.
 public protocol GeneratorFactory: Sendable {
     /// Checks, before the request is queued, that it can be served as asked.
     func check(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError)
@@ -13,22 +14,43 @@ public protocol GeneratorFactory: Sendable {
     func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator
 }
 
-/// Plain decoding for every model; EAGLE requests are refused until it is implemented.
+/// Plain decoding, or `SpeculativeGenerator` over the model's EAGLE head.
 public struct StandardGeneratorFactory: GeneratorFactory {
+    /// Tokens of one target forward pass (prefill chunks, verified trees).
+    public var maxBatch = 64
+
     public init() {}
 
     public func check(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) {
         guard options.enabled else { return }
-        guard model.draftDirectory != nil else {
-            throw .failedPrecondition("model \(model.name) has no draft head")
-        }
-        // EAGLE: replace this refusal with option checks (tree depth, top-k, total tokens)
-        // once SpeculativeGenerator exists, and build it in makeGenerator below.
-        throw ServiceError(.unimplemented, "EAGLE decoding is not implemented yet")
+        _ = try tree(options, for: model)
     }
 
     public func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator {
-        try check(options, for: model)
-        return PlainGenerator(model: model.model, tokenizer: model.tokenizer)
+        guard options.enabled else {
+            return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch)
+        }
+        let (head, tree) = try tree(options, for: model)
+        return SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
+    }
+
+    /// The draft tree a request asks for: its options over the CPU defaults.
+    func tree(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> (EagleHead, TreeConfig) {
+        guard let head = model.head else { throw .failedPrecondition("model \(model.name) has no draft head") }
+        let tree: TreeConfig
+        if options.staticTree {
+            guard options.treeDepth == 0, options.treeTopK == 0, options.totalTokens == 0 else {
+                throw .invalidArgument("static_tree uses the EAGLE-1 tree mc_sim_7b_63; leave tree_depth, tree_top_k and total_tokens at 0")
+            }
+            tree = .staticTree(choices: TreeConfig.mcSim7b63)
+        } else {
+            var (depth, topK, total) = (5, 4, 12)
+            if case .dynamic(let d, let k, let t) = TreeConfig.cpuDefault { (depth, topK, total) = (d, k, t) }
+            tree = .dynamic(depth: options.treeDepth == 0 ? depth : Int(min(options.treeDepth, 1024)),
+                            topK: options.treeTopK == 0 ? topK : Int(min(options.treeTopK, 1024)),
+                            totalTokens: options.totalTokens == 0 ? total : Int(min(options.totalTokens, 1024)))
+        }
+        do { try tree.validate(maxVerified: maxBatch) } catch { throw .invalidArgument("\(error)") }
+        return (head, tree)
     }
 }

@@ -67,7 +67,7 @@ public final class ModelRegistry: Sendable {
             return true
         }
         guard reserved else { throw ServiceError(.alreadyExists, "model '\(spec.name)' is already loaded") }
-        let loaded: (model: LlamaModel, tokenizer: Tokenizer?)
+        let loaded: LoadedWeights
         do {
             loaded = try loader.load(spec)
         } catch {
@@ -75,8 +75,8 @@ public final class ModelRegistry: Sendable {
             throw error
         }
         let served = ServedModel(
-            name: spec.name, targetDirectory: spec.target, draftDirectory: spec.draft, model: loaded.model,
-            tokenizer: loaded.tokenizer, workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit)
+            name: spec.name, targetDirectory: spec.target, draftDirectory: spec.draft, weights: loaded,
+            workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit)
         state.withLock { s in
             s.loading.remove(spec.name)
             s.models[spec.name] = served

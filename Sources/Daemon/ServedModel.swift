@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Speculative
 import Tokenization
 import Wire
 
@@ -8,6 +9,8 @@ public final class ServedModel: Sendable {
     public let name: String
     public let targetDirectory: String
     public let draftDirectory: String?
+    /// The EAGLE draft head loaded from `draftDirectory`.
+    public let head: EagleHead?
     /// Immutable weights shared by every request on this model.
     public let model: LlamaModel
     /// Nil for checkpoints without `tokenizer.json` (token-id prompts only).
@@ -15,13 +18,14 @@ public final class ServedModel: Sendable {
     public let scheduler: ModelScheduler
     public let statistics = ModelStatistics()
 
-    public init(name: String, targetDirectory: String, draftDirectory: String?, model: LlamaModel,
-                tokenizer: Tokenizer?, workers: Int, queueLimit: Int) {
+    public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
+                workers: Int, queueLimit: Int) {
         self.name = name
         self.targetDirectory = targetDirectory
         self.draftDirectory = draftDirectory
-        self.model = model
-        self.tokenizer = tokenizer
+        model = weights.model
+        tokenizer = weights.tokenizer
+        head = weights.head
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
     }
 
@@ -42,7 +46,7 @@ public final class ServedModel: Sendable {
             $0.name = name
             $0.targetDir = targetDirectory
             $0.draftDir = draftDirectory ?? ""
-            $0.hasDraft_p = draftDirectory != nil
+            $0.hasDraft_p = head != nil
             $0.vocabSize = UInt32(model.config.vocabSize)
             $0.contextLength = UInt32(model.contextLength)
             $0.hiddenSize = UInt32(model.config.hiddenSize)
@@ -57,16 +61,29 @@ public final class ServedModel: Sendable {
     }
 }
 
-/// Turns a `ModelSpec` into loaded weights and tokenizer.
+/// What loading a `ModelSpec` produces.
+public struct LoadedWeights: Sendable {
+    public var model: LlamaModel
+    public var tokenizer: Tokenizer?
+    public var head: EagleHead?
+
+    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.head = head
+    }
+}
+
+/// Turns a `ModelSpec` into loaded weights, tokenizer and draft head.
 public protocol ModelLoading: Sendable {
-    func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, tokenizer: Tokenizer?)
+    func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights
 }
 
 /// Loads Hugging Face checkpoint directories from disk.
 public struct CheckpointLoader: ModelLoading {
     public init() {}
 
-    public func load(_ spec: ModelSpec) throws(ServiceError) -> (model: LlamaModel, tokenizer: Tokenizer?) {
+    public func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
         let model: LlamaModel
         do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength) } catch {
@@ -81,12 +98,16 @@ public struct CheckpointLoader: ModelLoading {
         if let tokenizer, tokenizer.vocabularySize > model.config.vocabSize {
             throw .failedPrecondition("model '\(spec.name)': tokenizer has \(tokenizer.vocabularySize) tokens, the model only \(model.config.vocabSize)")
         }
+        var head: EagleHead?
         if let draft = spec.draft {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: draft, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw .notFound("model '\(spec.name)': draft directory \(draft) does not exist")
             }
+            do { head = try EagleHead(directory: URL(fileURLWithPath: draft, isDirectory: true), target: model) } catch {
+                throw ServiceError(loading: spec.name, error)
+            }
         }
-        return (model, tokenizer)
+        return LoadedWeights(model: model, tokenizer: tokenizer, head: head)
     }
 }

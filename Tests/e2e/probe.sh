@@ -6,14 +6,15 @@ source "$(dirname "$0")/lib.sh"
 SOCK=$WORK/eagled.sock
 mkdir -p "$WORK/root"
 cp -r "$FIXTURE" "$WORK/root/tiny2"
-"$EAGLED" --socket "$SOCK" --model "tiny=$FIXTURE" --model-root "$WORK/root" --socket-mode 0600 \
+HEAD=$ROOT/Tests/Fixtures/models/tiny-llama3-head
+"$EAGLED" --socket "$SOCK" --model "tiny=$FIXTURE" --model "tinye=$FIXTURE,draft=$HEAD" --default-model tiny --model-root "$WORK/root" --socket-mode 0600 \
     --log-level warning 2>"$WORK/eagled.log" &
 DAEMON_PID=$!
 check "daemon answers health" wait_for_socket "$SOCK"
 check "socket mode is 0600" test "$(stat -c %a "$SOCK")" = 600
 
 expect_exit "health" 0 "$PROBE" health --socket "$SOCK"
-check "health says serving" grep -q "^serving 1 model" "$WORK/last.out"
+check "health says serving" grep -q "^serving 2 model" "$WORK/last.out"
 expect_exit "models" 0 "$PROBE" models --socket "$SOCK"
 check "models lists tiny" grep -q "^tiny" "$WORK/last.out"
 expect_exit "generate --json" 0 "$PROBE" generate --socket "$SOCK" --tokens 1,5,9 --max-tokens 6 --ignore-eos --json
@@ -33,6 +34,8 @@ expect_exit "negative temperature → 13" 13 "$PROBE" generate --socket "$SOCK" 
 expect_exit "huge max tokens → 13" 13 "$PROBE" generate --socket "$SOCK" --tokens 1 --max-tokens 100000000
 expect_exit "text without tokenizer → 19" 19 "$PROBE" generate --socket "$SOCK" "hello"
 expect_exit "EAGLE without head → 19" 19 "$PROBE" generate --socket "$SOCK" --tokens 1 --eagle
+expect_exit "EAGLE with head" 0 "$PROBE" generate --socket "$SOCK" --model tinye --eagle --tokens 1,5,9 --max-tokens 6 --no-stream --json
+check "EAGLE greedy equals plain greedy" test "$(grep '"generate"' "$WORK/last.out" | sed 's/.*"ids":\(\[[0-9,]*\]\).*/\1/')" = "$A"
 expect_exit "load outside model root → 17" 17 "$PROBE" load --socket "$SOCK" x "$FIXTURE"
 expect_exit "load missing dir → 15" 15 "$PROBE" load --socket "$SOCK" x "$WORK/root/none"
 expect_exit "load inside model root" 0 "$PROBE" load --socket "$SOCK" tiny2 "$WORK/root/tiny2"
