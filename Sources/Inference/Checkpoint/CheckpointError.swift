@@ -14,6 +14,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case malformedIndex(file: String, detail: String)
     case invalidConfig(file: String, detail: String)
     case unsupportedModel(file: String, detail: String)
+    /// A pickle (in a PyTorch checkpoint) asked for something beyond rebuilding tensors:
+    /// a global outside the allow-list, or an opcode we do not interpret.
+    case forbiddenPickle(file: String, detail: String)
+    /// A pickle that is cut short, inconsistent, or not shaped like a state dict.
+    case malformedPickle(file: String, detail: String)
+    /// A container we cannot read: not a zip, a compressed or encrypted entry, a legacy
+    /// (pre-1.6) `torch.save` file, a big-endian archive.
+    case unsupportedArchive(file: String, detail: String)
 
     public var description: String {
         switch self {
@@ -39,6 +47,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(file): \(detail)"
         case .unsupportedModel(let file, let detail):
             return "\(file): unsupported model: \(detail)"
+        case .forbiddenPickle(let file, let detail):
+            return "\(file): refused to unpickle: \(detail)"
+        case .malformedPickle(let file, let detail):
+            return "\(file) has a malformed pickle: \(detail)"
+        case .unsupportedArchive(let file, let detail):
+            return "\(file): unsupported archive: \(detail)"
         }
     }
 }
