@@ -103,6 +103,8 @@ import Testing
                 == .invalidField(file: "tokenizer.json", field: "model.merges[0]", reason: "merged token \"aa\" is not in the vocabulary"))
         #expect(Self.loadError(Self.tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": "yes"}"#))
                 == .invalidField(file: "tokenizer.json", field: "model.byte_fallback", reason: "expected a boolean"))
+        #expect(Self.loadError(Self.tokenizerJSON(model: #"{"type": "BPE", "vocab": {"a": 2000000000}, "merges": []}"#))
+                == .invalidField(file: "tokenizer.json", field: "model.vocab[\"a\"]", reason: "token id 2000000000 out of range 0...16777216"))
         let addedWithoutID = Data(#"{"model": \#(Self.minimalModel), "added_tokens": [{"content": "<s>"}]}"#.utf8)
         #expect(Self.loadError(addedWithoutID) == .missingField(file: "tokenizer.json", field: "added_tokens[0].id"))
     }
