@@ -93,6 +93,43 @@ CHATML_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# Variants that the same markers detect, rendered from their published sources' no-tools path:
+# Llama-3.1/3.3-instruct (system header with the knowledge-cutoff preamble, always emitted) and
+# Qwen2-instruct (ChatML with a default system message).
+LLAMA31_TEMPLATE = (
+    "{{- bos_token }}\n"
+    "{%- if custom_tools is defined %}{%- set tools = custom_tools %}{%- endif %}\n"
+    "{%- if not tools_in_user_message is defined %}{%- set tools_in_user_message = true %}{%- endif %}\n"
+    "{%- if not date_string is defined %}{%- set date_string = \"26 Jul 2024\" %}{%- endif %}\n"
+    "{%- if not tools is defined %}{%- set tools = none %}{%- endif %}\n"
+    "{%- if messages[0]['role'] == 'system' %}\n"
+    "    {%- set system_message = messages[0]['content']|trim %}\n"
+    "    {%- set messages = messages[1:] %}\n"
+    "{%- else %}\n"
+    "    {%- set system_message = \"\" %}\n"
+    "{%- endif %}\n"
+    "{{- \"<|start_header_id|>system<|end_header_id|>\\n\\n\" }}\n"
+    "{{- \"Cutting Knowledge Date: December 2023\\n\" }}\n"
+    "{{- \"Today Date: \" + date_string + \"\\n\\n\" }}\n"
+    "{{- system_message }}\n"
+    "{{- \"<|eot_id|>\" }}\n"
+    "{%- for message in messages %}\n"
+    "    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}\n"
+    "{%- endif %}\n"
+)
+
+QWEN2_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+TEMPLATE_VARIANTS = {"llama3-bpe": [LLAMA31_TEMPLATE], "gpt2-bpe": [QWEN2_TEMPLATE]}
+
 # --- corpus ------------------------------------------------------------------------------
 
 CORPUS_MODULES = ["textwrap", "string", "shlex", "fnmatch", "glob", "colorsys", "bisect", "heapq"]
@@ -385,6 +422,12 @@ def gen_goldens(name, tok_dir, hf_tok, random_seed):
             chats.append({"messages": bad, "add_generation_prompt": True, "rendered": rendered})
         except Exception as e:
             chats.append({"messages": bad, "add_generation_prompt": True, "error": str(e)})
+    variants = []
+    for source in TEMPLATE_VARIANTS.get(name, []):
+        tf.chat_template = source
+        for messages, gen in CONVERSATIONS[:4]:
+            variants.append({"template": source, "messages": messages, "add_generation_prompt": gen,
+                             "rendered": tf.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)})
     added = [{"id": i, "content": t.content, "special": t.special}
              for i, t in sorted(hf_tok.get_added_tokens_decoder().items())]
     golden = {
@@ -398,6 +441,7 @@ def gen_goldens(name, tok_dir, hf_tok, random_seed):
         "cases": cases,
         "decode_cases": decode_cases,
         "chat": chats,
+        "chat_variants": variants,
     }
     path = GOLDEN / f"tokenizer-{name}.json"
     path.write_text(json.dumps(golden, indent=1, ensure_ascii=False) + "\n")
