@@ -169,7 +169,10 @@ public final class Tokenizer: Sendable {
         postProcessor = post
         bosToken = idOf(config.bosToken) ?? post.leadingToken
         eosToken = idOf(config.eosToken)
-        bosText = config.bosToken ?? ""
+        // Without a config, templates use the post-processor's BOS.
+        bosText = config.bosToken ?? post.leadingToken.flatMap { id in
+            added[id]?.content ?? (Int(id) < model.idToToken.count ? model.idToToken[Int(id)] : nil)
+        } ?? ""
         eosText = config.eosToken ?? ""
 
         let source = chatTemplateJinja ?? config.chatTemplate

@@ -131,6 +131,7 @@ import Testing
         #expect(plain.encode("ab") == [0, 4])
         #expect(plain.bosToken == 0)  // from the template
         #expect(!plain.isSpecial(0))   // not an added token, and no config names it
+        #expect(try plain.applyChatTemplate([ChatMessage(role: "user", content: "q")], template: .llama2) == "<s>[INST] q [/INST]")
 
         // Old-style {"content": …} token objects; tokens the config names become special.
         let config = #"{"bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "add_bos_token": false, "add_eos_token": true}"#
