@@ -29,10 +29,11 @@ struct Unpickler {
         case rebuildTensorV2, rebuildParameter, orderedDict
         case storageType(TensorDType)
 
+        /// Storages of half, bfloat16, float, long and bool: what model and head
+        /// checkpoints hold. Anything else is refused like any other global.
         static let storageTypes: [String: TensorDType] = [
-            "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16, "DoubleStorage": .f64,
-            "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8,
-            "ByteStorage": .u8, "BoolStorage": .bool,
+            "FloatStorage": .f32, "HalfStorage": .f16, "BFloat16Storage": .bf16,
+            "LongStorage": .i64, "BoolStorage": .bool,
         ]
 
         init?(module: String, name: String) {
