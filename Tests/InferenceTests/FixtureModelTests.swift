@@ -7,11 +7,12 @@ import Tokenization
 /// 64-token greedy continuations.
 @Suite struct FixtureModelTests {
     /// Both sides compute in FP32 from the same BF16 weights; only summation order (BLAS
-    /// blocking vs torch's kernels) and libm differ. Observed max |Δ| is ~1e-5 on logits
-    /// of magnitude ~10; 2e-3 leaves two orders of margin and is still far below any
-    /// top-1/top-2 gap the greedy goldens depend on (they record their margins).
-    static let logitTolerance: Float = 2e-3
-    static let hiddenTolerance: Float = 1e-3
+    /// blocking vs torch's kernels) and libm differ, and the goldens are rounded to 6
+    /// significant digits. Observed: max |Δlogit| 1.0e-5 (logits of magnitude ~10), max
+    /// |Δhidden| 7.6e-6. The tolerances leave ~20× margin and stay well below the smallest
+    /// top-1/top-2 gap the greedy goldens depend on (0.0047, recorded in their margins).
+    static let logitTolerance: Float = 2e-4
+    static let hiddenTolerance: Float = 1.5e-4
 
     let golden: [String: Any]
     let model: LlamaModel
