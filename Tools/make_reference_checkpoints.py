@@ -134,6 +134,11 @@ def build_random_head(name, target_name, hidden, heads, kv_heads, inter, vocab, 
            "rms_norm_eps": 1e-5, "vocab_size": vocab, "bias": bias, "torch_dtype": "float16",
            "target": target_name}
     (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    # The same head as the official .bin form (zip + pickle), in a directory of its own.
+    bin_dir = FIXTURES / (name + "-bin")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.to(torch.float16).contiguous() for k, v in t.items()}, str(bin_dir / "pytorch_model.bin"))
+    (bin_dir / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":

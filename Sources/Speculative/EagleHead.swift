@@ -66,6 +66,8 @@ public final class EagleHead: @unchecked Sendable {
     /// Bytes of FP32 weights held.
     public var byteCount: Int { storage.byteCount }
 
+    /// `model.safetensors` if present, else `pytorch_model.bin` (read by a restricted
+    /// unpickler that only rebuilds tensors).
     static func openWeights(_ directory: URL) throws(CheckpointError) -> any TensorReader {
         let safetensors = directory.appendingPathComponent("model.safetensors")
         if FileManager.default.fileExists(atPath: safetensors.path) {
@@ -73,7 +75,7 @@ public final class EagleHead: @unchecked Sendable {
         }
         let bin = directory.appendingPathComponent("pytorch_model.bin")
         if FileManager.default.fileExists(atPath: bin.path) {
-            throw .unsupportedModel(file: bin.path, detail: "pytorch_model.bin heads are not readable yet; provide model.safetensors")
+            return try TorchCheckpointFile(path: bin.path)
         }
         throw .fileNotFound(path: safetensors.path + " (or pytorch_model.bin)")
     }

@@ -39,8 +39,11 @@ final class BPEModel: Sendable {
         var maxID: TokenID = -1
         var scalarIDs: [UInt32: TokenID] = [:]
         for (token, value) in vocabMembers {
-            guard let i = value.intValue, i >= 0, i <= Int(Int32.max) else {
+            guard let i = value.intValue, i >= 0 else {
                 throw r.invalid("model.vocab[\"\(token)\"]", "expected a non-negative integer id")
+            }
+            guard i <= FieldReader.maxTokenID else {
+                throw r.invalid("model.vocab[\"\(token)\"]", "token id \(i) out of range 0...\(FieldReader.maxTokenID)")
             }
             let id = TokenID(i)
             let key = token.scalarValues

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One turn of a conversation.
 public struct ChatMessage: Sendable, Hashable, Codable {
     /// "system", "user", "assistant" (templates may accept others).
@@ -33,6 +35,10 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
 }
 
 /// A chat template plus the details read from its Jinja source.
+///
+/// Variants recognized beyond the base formats: Llama-3.1+ (a system header with the
+/// "Cutting Knowledge Date" preamble, always written) and ChatML templates that insert a
+/// default system message (Qwen2). Tool-calling branches of those templates are not rendered.
 struct ChatFormat: Sendable {
     static let vicunaDefaultSystem = "A chat between a curious user and an artificial intelligence assistant. "
         + "The assistant gives helpful, detailed, and polite answers to the user's questions."
@@ -42,8 +48,10 @@ struct ChatFormat: Sendable {
     var writesBOS: Bool
     /// Whether the template writes `eos_token` after assistant turns (llama2, vicuna).
     var writesEOS: Bool
-    /// vicuna: the system prompt used when the conversation has none.
+    /// vicuna, chatml: the system prompt used when the conversation has none.
     var defaultSystem: String?
+    /// llama3: the "Today Date" of the Llama-3.1+ system preamble; nil for Llama-3.0's format.
+    var knowledgePreambleDate: String?
 
     /// The published template's behaviour.
     init(template: ChatTemplate) {
@@ -60,6 +68,33 @@ struct ChatFormat: Sendable {
         writesBOS = source.contains("bos_token")
         writesEOS = writesEOS && source.contains("eos_token")
         if template == .vicuna, !source.contains("A chat between a curious user") { defaultSystem = nil }
+        if template == .llama3, source.contains("Cutting Knowledge Date: December 2023") {
+            // 3.1/3.3 default date_string to "26 Jul 2024"; 3.2 uses strftime_now("%d %b %Y").
+            knowledgePreambleDate = source.contains("26 Jul 2024") ? "26 Jul 2024" : Self.today()
+        }
+        if template == .chatml { defaultSystem = Self.chatmlDefaultSystem(source) }
+    }
+
+    private static func today() -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "dd MMM yyyy"
+        return f.string(from: Date())
+    }
+
+    /// The literal system message a ChatML template writes when the conversation has none
+    /// (`{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n…<|im_end|>\n' }}`).
+    static func chatmlDefaultSystem(_ source: String) -> String? {
+        guard source.contains("!= 'system'") || source.contains("!= \"system\"") else { return nil }
+        for head in ["<|im_start|>system\\n", "<|im_start|>system\n"] {
+            guard let start = source.range(of: head), let end = source.range(of: "<|im_end|>", range: start.upperBound..<source.endIndex)
+            else { continue }
+            let literal = source[start.upperBound..<end.lowerBound]
+            // Only a plain string literal: anything Jinja would compute is not reproduced.
+            if literal.contains("{{") || literal.contains("{%") || literal.contains("' +") || literal.contains("\" +") { return nil }
+            return literal.replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\'", with: "'")
+        }
+        return nil
     }
 
     func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, bos: String, eos: String) throws(TokenizerError) -> String {
@@ -103,13 +138,26 @@ struct ChatFormat: Sendable {
             }
             if addGenerationPrompt { out += "ASSISTANT:" }
         case .llama3:
-            for (i, m) in messages.enumerated() {
-                if i == 0 { out += bos }
+            var turns = messages[...]
+            if let date = knowledgePreambleDate {
+                var system = ""
+                if let first = messages.first, first.role == "system" {
+                    system = first.content.pythonStripped()
+                    turns = messages.dropFirst()
+                }
+                out = bos + "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: "
+                    + date + "\n\n" + system + "<|eot_id|>"
+            }
+            for (i, m) in turns.enumerated() {
+                if i == 0, knowledgePreambleDate == nil { out += bos }
                 out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content.pythonStripped() + "<|eot_id|>"
             }
             if addGenerationPrompt { out += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
         case .chatml:
             out = bos
+            if let system = defaultSystem, let first = messages.first, first.role != "system" {
+                out += "<|im_start|>system\n" + system + "<|im_end|>\n"
+            }
             for m in messages { out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n" }
             if addGenerationPrompt { out += "<|im_start|>assistant\n" }
         }

@@ -74,9 +74,4 @@ struct PostProcessor: Sendable {
         prefix = before + prefix
         suffix = suffix + after
     }
-
-    /// The template transformers builds from tokenizer_config's add_bos_token / add_eos_token.
-    static func bosEos(bos: TokenID?, eos: TokenID?) -> PostProcessor {
-        PostProcessor(prefix: bos.map { [$0] } ?? [], suffix: eos.map { [$0] } ?? [])
-    }
 }

@@ -47,17 +47,15 @@ public final class Tokenizer: Sendable {
         let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
         let configURL = directory.appendingPathComponent("tokenizer_config.json")
         let jinjaURL = directory.appendingPathComponent("chat_template.jinja")
-        let tokenizerData = try read(tokenizerURL, required: true)!
-        let configData = try read(configURL, required: false)
-        let jinja = try read(jinjaURL, required: false).map { String(decoding: $0, as: UTF8.self) }
+        guard let tokenizerData = try read(tokenizerURL) else { throw .fileNotFound(path: tokenizerURL.path) }
+        let configData = try read(configURL)
+        let jinja = try read(jinjaURL).map { String(decoding: $0, as: UTF8.self) }
         return try Tokenizer(tokenizerJSON: tokenizerData, tokenizerConfigJSON: configData, chatTemplateJinja: jinja)
     }
 
-    private static func read(_ url: URL, required: Bool) throws(TokenizerError) -> Data? {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            if required { throw .fileNotFound(path: url.path) }
-            return nil
-        }
+    /// The file's contents, or nil if it does not exist.
+    private static func read(_ url: URL) throws(TokenizerError) -> Data? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do {
             return try Data(contentsOf: url)
         } catch {
@@ -165,16 +163,16 @@ public final class Tokenizer: Sendable {
             let key = name.scalarValues
             return byContent[key] ?? model.vocab[key]
         }
-        var post = try PostProcessor.parse(root["post_processor"], reader: r)
-        if config.addBosToken != nil || config.addEosToken != nil {
-            // transformers rebuilds the template from these flags when the config states either.
-            post = .bosEos(bos: config.addBosToken == true ? idOf(config.bosToken) : nil,
-                           eos: config.addEosToken == true ? idOf(config.eosToken) : nil)
-        }
+        // tokenizer_config's add_bos_token / add_eos_token are not applied: transformers 5 drops
+        // them whenever tokenizer.json exists, so the post-processor alone decides.
+        let post = try PostProcessor.parse(root["post_processor"], reader: r)
         postProcessor = post
         bosToken = idOf(config.bosToken) ?? post.leadingToken
         eosToken = idOf(config.eosToken)
-        bosText = config.bosToken ?? ""
+        // Without a config, templates use the post-processor's BOS.
+        bosText = config.bosToken ?? post.leadingToken.flatMap { id in
+            added[id]?.content ?? (Int(id) < model.idToToken.count ? model.idToToken[Int(id)] : nil)
+        } ?? ""
         eosText = config.eosToken ?? ""
 
         let source = chatTemplateJinja ?? config.chatTemplate

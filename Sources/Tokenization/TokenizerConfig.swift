@@ -1,5 +1,4 @@
-/// What tokenizer_config.json contributes: special-token names, the add_bos/add_eos overrides
-/// transformers applies, and the chat template source.
+/// What tokenizer_config.json contributes: special-token names and the chat template source.
 struct TokenizerConfig: Sendable {
     var bosToken: String?
     var eosToken: String?
@@ -7,8 +6,6 @@ struct TokenizerConfig: Sendable {
     var padToken: String?
     /// additional_special_tokens / extra_special_tokens.
     var extraSpecialTokens: [String] = []
-    var addBosToken: Bool?
-    var addEosToken: Bool?
     /// The Jinja source (the "default" one when the file lists several).
     var chatTemplate: String?
 
@@ -33,8 +30,6 @@ struct TokenizerConfig: Sendable {
                 }
             }
         }
-        if let v = json["add_bos_token"], !v.isNull { addBosToken = try r.bool(v, "add_bos_token", default: false) }
-        if let v = json["add_eos_token"], !v.isNull { addEosToken = try r.bool(v, "add_eos_token", default: false) }
         chatTemplate = try Self.chatTemplate(json["chat_template"], r)
     }
 

@@ -86,9 +86,13 @@ struct FieldReader {
         return c
     }
 
+    /// Ids above this are refused: tables are sized by the largest id (real vocabularies stay
+    /// below a million), and a corrupt file must not make us allocate gigabytes.
+    static let maxTokenID = 1 << 24
+
     func tokenID(_ v: JSONValue?, _ field: String) throws(TokenizerError) -> TokenID {
         let i = try int(v, field)
-        guard i >= 0, i <= Int(Int32.max) else { throw invalid(field, "token id \(i) out of range") }
+        guard i >= 0, i <= Self.maxTokenID else { throw invalid(field, "token id \(i) out of range 0...\(Self.maxTokenID)") }
         return TokenID(i)
     }
 }

@@ -1,5 +1,6 @@
 /// Character classes used by pre-tokenizer patterns and added-token rules, over Unicode scalar
-/// values. The BMP is served from a table built once; the rest asks the stdlib.
+/// values. \p{L} and \p{N} come from the reference's own tables (`UnicodeTables`); the other
+/// classes from the stdlib. The BMP is served from a flag table built once.
 enum UnicodeClasses {
     private static let letter: UInt8 = 1        // \p{L}
     private static let number: UInt8 = 2        // \p{N}
@@ -13,11 +14,8 @@ enum UnicodeClasses {
         guard let s = Unicode.Scalar(v) else { return 0 }
         let p = s.properties
         var f: UInt8 = 0
-        switch p.generalCategory {
-        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: f |= letter
-        case .decimalNumber, .letterNumber, .otherNumber: f |= number
-        default: break
-        }
+        if inRanges(UnicodeTables.letterRanges, v) { f |= letter }
+        if inRanges(UnicodeTables.numberRanges, v) { f |= number }
         if p.isWhitespace { f |= whitespace | pythonSpace }
         if (0x1C...0x1F).contains(v) { f |= pythonSpace }
         switch p.generalCategory {
@@ -25,6 +23,16 @@ enum UnicodeClasses {
         default: if p.isAlphabetic || p.isJoinControl { f |= word }
         }
         return f
+    }
+
+    /// Binary search in flattened [lo, hi, lo, hi, …] ranges.
+    private static func inRanges(_ r: [UInt32], _ v: UInt32) -> Bool {
+        var lo = 0, hi = r.count / 2
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if r[2 * mid + 1] < v { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < r.count / 2 && r[2 * lo] <= v
     }
 
     @inline(__always) private static func flags(_ v: UInt32) -> UInt8 {

@@ -86,9 +86,9 @@ struct CoreBench: ParsableCommand {
         print(String(format: "  decode  (%d tokens): %.2f tok/s (median of %d)", decodeCount, decode, reps))
         print(String(format: "  bandwidth bound: %.2f tok/s (%.1f GB/s ÷ %.1f MB read per token) → decode at %.2f of the bound",
                      bound, bandwidth, Double(bytesPerToken) / 1e6, decode / bound))
-        print(String(format: "  peak RSS %.1f MB (before load %.1f MB); weights + one KV cache (%d rows) %.1f MB → ratio %.3f",
-                     Double(peak) / 1e6, Double(rssBefore) / 1e6, contextRows, Double(weightBytes + kvBytes) / 1e6,
-                     Double(peak) / Double(weightBytes + kvBytes)))
+        print(String(format: "  peak RSS %.1f MB, %.1f MB above the process before loading; weights + one KV cache (%d rows) %.1f MB → ratio %.3f",
+                     Double(peak) / 1e6, Double(peak - rssBefore) / 1e6, contextRows, Double(weightBytes + kvBytes) / 1e6,
+                     Double(peak - rssBefore) / Double(weightBytes + kvBytes)))
         }
     }
 }

@@ -79,3 +79,20 @@ import Tokenization
         #expect(throws: CheckpointError.self) { try EagleHead(directory: fixtureModel("tiny-llama3-head"), target: other) }
     }
 }
+
+/// Official heads ship as `model.safetensors` or `pytorch_model.bin`; both must load to the
+/// same weights.
+@Suite struct HeadCheckpointFormTests {
+    @Test func binAndSafetensorsLoadIdenticalWeights() throws {
+        let model = try LlamaModel(directory: fixtureModel("tiny-llama3-f16-sharded"))
+        let fromSafetensors = try EagleHead(directory: fixtureModel("tiny-llama3-head"), target: model)
+        let fromBin = try EagleHead(directory: fixtureModel("tiny-llama3-head-bin"), target: model)
+        #expect(fromBin.weightsFile.hasSuffix("pytorch_model.bin"))
+        #expect(fromSafetensors.weightsFile.hasSuffix("model.safetensors"))
+        #expect(fromBin.byteCount == fromSafetensors.byteCount)
+        let count = fromBin.byteCount / MemoryLayout<Float>.stride
+        let a = UnsafeBufferPointer(start: fromBin.fc, count: count)
+        let b = UnsafeBufferPointer(start: fromSafetensors.fc, count: count)
+        #expect(a.elementsEqual(b))
+    }
+}

@@ -35,6 +35,12 @@ struct TokenizerGolden: Decodable {
         var rendered: String?
         var error: String?
     }
+    struct ChatVariant: Decodable {
+        var template: String
+        var messages: [ChatMessage]
+        var addGenerationPrompt: Bool
+        var rendered: String
+    }
     struct Added: Decodable {
         var id: TokenID
         var content: String
@@ -50,6 +56,7 @@ struct TokenizerGolden: Decodable {
     var cases: [Case]
     var decodeCases: [DecodeCase]
     var chat: [Chat]
+    var chatVariants: [ChatVariant]
 
     static func load(_ name: String) throws -> TokenizerGolden {
         let decoder = JSONDecoder()

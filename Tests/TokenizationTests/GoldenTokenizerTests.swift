@@ -95,6 +95,20 @@ import Testing
         }
     }
 
+    /// Template variants detected by the same markers (Llama-3.1 preamble, Qwen2 default system).
+    @Test(arguments: ["llama3-bpe", "gpt2-bpe"]) func chatTemplateVariants(name: String) throws {
+        let golden = try TokenizerGolden.load(name)
+        #expect(!golden.chatVariants.isEmpty)
+        let dir = Fixtures.directory(name)
+        for v in golden.chatVariants {
+            let tok = try Tokenizer(tokenizerJSON: Data(contentsOf: dir.appendingPathComponent("tokenizer.json")),
+                                    tokenizerConfigJSON: try Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json")),
+                                    chatTemplateJinja: v.template)
+            let got = try tok.applyChatTemplate(v.messages, addGenerationPrompt: v.addGenerationPrompt)
+            #expect(got == v.rendered, "\(name) variant \(v.messages.map(\.role)) gen=\(v.addGenerationPrompt)")
+        }
+    }
+
     static func checkVocabulary(_ name: String) throws {
         let tok = try Fixtures.tokenizer(name)
         let golden = try TokenizerGolden.load(name)

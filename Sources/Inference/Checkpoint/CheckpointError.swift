@@ -16,6 +16,14 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case unsupportedModel(file: String, detail: String)
     /// A draft head that cannot serve its target (hidden size or vocabulary differ).
     case headMismatch(directory: String, detail: String)
+    /// A pickle (in a PyTorch checkpoint) asked for something beyond rebuilding tensors:
+    /// a global outside the allow-list, or an opcode we do not interpret.
+    case forbiddenPickle(file: String, detail: String)
+    /// A pickle that is cut short, inconsistent, or not shaped like a state dict.
+    case malformedPickle(file: String, detail: String)
+    /// A container we cannot read: not a zip, a compressed or encrypted entry, a legacy
+    /// (pre-1.6) `torch.save` file, a big-endian archive.
+    case unsupportedArchive(file: String, detail: String)
 
     public var description: String {
         switch self {
@@ -43,6 +51,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(file): unsupported model: \(detail)"
         case .headMismatch(let directory, let detail):
             return "draft head \(directory) does not fit its target: \(detail)"
+        case .forbiddenPickle(let file, let detail):
+            return "\(file): refused to unpickle: \(detail)"
+        case .malformedPickle(let file, let detail):
+            return "\(file) has a malformed pickle: \(detail)"
+        case .unsupportedArchive(let file, let detail):
+            return "\(file): unsupported archive: \(detail)"
         }
     }
 }

@@ -15,6 +15,28 @@ public enum TensorDType: String, Sendable {
         case .i8, .u8, .bool, .f8e4m3, .f8e5m2: return 1
         }
     }
+
+    /// Converts `count` little-endian elements at `source` to `Float`; false (nothing
+    /// written) for the types we do not read as weights. Shared by every checkpoint format.
+    func convertToFloat(from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
+        switch self {
+        case .f32:
+            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                destination[i] = Float(bitPattern: bits << 16)
+            }
+        case .f16:
+            for i in 0..<count {
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                destination[i] = Float(Float16(bitPattern: bits))
+            }
+        default:
+            return false
+        }
+        return true
+    }
 }
 
 /// One tensor's entry in a safetensors header.
@@ -116,22 +138,7 @@ public final class SafetensorsFile: Sendable {
         guard info.shape == expectedShape else {
             throw .shapeMismatch(file: path, tensor: name, expected: expectedShape, actual: info.shape)
         }
-        let source = file.base + info.offset
-        let count = info.elementCount
-        switch info.dtype {
-        case .f32:
-            UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
-        case .bf16:
-            for i in 0..<count {
-                let bits = UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                destination[i] = Float(bitPattern: bits << 16)
-            }
-        case .f16:
-            for i in 0..<count {
-                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                destination[i] = Float(Float16(bitPattern: bits))
-            }
-        default:
+        guard info.dtype.convertToFloat(from: file.base + info.offset, count: info.elementCount, into: destination) else {
             throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
         }
         file.release(offset: info.offset, count: info.byteCount)

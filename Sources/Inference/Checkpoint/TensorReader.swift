@@ -19,3 +19,11 @@ extension SafetensorsFile: TensorReader {
         try read(name, expectedShape: shape, into: destination)
     }
 }
+
+extension TorchCheckpointFile: TensorReader {
+    public var sourcePath: String { path }
+    public func contains(_ name: String) -> Bool { tensors[name] != nil }
+    public func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
+        try read(name, expectedShape: shape, into: destination)
+    }
+}
