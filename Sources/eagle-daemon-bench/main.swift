@@ -65,14 +65,14 @@ struct DaemonBench: ParsableCommand {
         }
         let base = Run.median(inProc), s = Run.median(streamed), b = Run.median(blocking)
         print("")
-        print("path                      wall/token   tok/s    TTFT (mean)   overhead")
+        print("path                     wall/token     tok/s   TTFT (mean)   overhead vs in-process")
         for (name, run) in [("in-process generator", base), ("daemon, streaming", s), ("daemon, blocking", b)] {
             let overhead = (run.wall - base.wall) / base.wall * 100
             let perToken = (run.wall - base.wall) / Double(run.tokens) * 1e6
-            print(String(format: "%-24@ %8.1f µs %8.0f %10.2f ms   %@",
-                         name as NSString, run.wall / Double(run.tokens) * 1e6, Double(run.tokens) / run.wall,
-                         run.firstToken / Double(run.requests) * 1e3,
-                         name.hasPrefix("in-") ? "—" : String(format: "%+.2f %% (%+.1f µs/token)", overhead, perToken)))
+            let ttft = name.hasSuffix("blocking") ? "        —   " : String(format: "%9.2f ms", run.firstToken / Double(run.requests) * 1e3)
+            let pad = name.padding(toLength: 22, withPad: " ", startingAt: 0)
+            print(String(format: "%@ %9.1f µs %9.0f   %@   %@", pad, run.wall / Double(run.tokens) * 1e6, Double(run.tokens) / run.wall,
+                         ttft, name.hasPrefix("in-") ? "—" : String(format: "%+.2f %% (%+.1f µs/token)", overhead, perToken)))
         }
 
         print("")
