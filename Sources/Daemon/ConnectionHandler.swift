@@ -88,7 +88,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: - Requests
 
     private func process(_ payload: ByteBuffer) {
-        guard !closing, let peer else { return }
+        // The peer lookup may complete after the connection already closed.
+        guard !closing, let peer, let context else { return }
         let request: Eagle_V1_Request
         do { request = try Eagle_V1_Request(payload: payload) } catch {
             protocolError(.invalidArgument, "\(error)")
@@ -114,7 +115,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             inFlight[request.id] = .some(nil)
-            let ticket = service.handle(request, peer: peer, sink: makeSink())
+            let sink = ConnectionSink(connectionID: connectionID, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+            let ticket = service.handle(request, peer: peer, sink: sink)
             if let ticket, inFlight[request.id] != nil { inFlight[request.id] = ticket }
         }
     }
@@ -151,10 +153,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     // MARK: - Responses
-
-    private func makeSink() -> ConnectionSink {
-        ConnectionSink(connectionID: connectionID, handler: NIOLoopBound(self, eventLoop: context!.eventLoop))
-    }
 
     /// Writes a response for a tracked request (on the event loop); drops what comes after
     /// the request's terminal response or after the connection closed.
