@@ -106,6 +106,19 @@ struct LiveBadInputTests {
     @Test func secondHelloAndDuplicateIDsAreRefused() throws {
         let client = try daemon.client()
         expectStatus(.failedPrecondition) { _ = try client.call(.hello(id: 9, clientName: "again")) }
+        // A second request with the id of one still running.
+        let slow = try LiveDaemon(configure: { $0.workers = 1 }, factory: SlowGeneratorFactory())
+        let other = try slow.client()
+        var first = generateRequest(maxTokens: 100, stream: true)
+        first.id = 5
+        try other.send(first)
+        _ = try other.receive()
+        var duplicate = generateRequest(maxTokens: 2)
+        duplicate.id = 5
+        try other.send(duplicate)
+        var response = try other.receive()
+        while !response.isTerminal { response = try other.receive() }
+        #expect(response.id == 5 && response.status.code == .alreadyExists)
         try bystanderIsServed()
     }
 
