@@ -3,13 +3,16 @@
 # puts eagled and eagle-probe, libeagle.so + headers + eagle.pc (via Sources/CEagleClient),
 # the systemd units, sysusers/tmpfiles snippets, an example config and docs in place.
 # Release binaries are built with --product (a bare `swift build -c release` would also
-# compile swift-protobuf's C++ protoc). After a real install (no DESTDIR), run:
+# compile swift-protobuf's C++ protoc) and --static-swift-stdlib, so the installed daemon
+# does not need the Swift toolchain's runtime libraries (own scratch path: the flags differ
+# from the demo's release build). After a real install (no DESTDIR), run:
 #   systemd-sysusers && systemd-tmpfiles --create && systemctl daemon-reload
 #   systemctl enable --now eagled.socket
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 SWIFT ?= swift
+INSTALL_SWIFT_FLAGS ?= -c release --static-swift-stdlib --scratch-path .build/static
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
 DOCDIR ?= $(PREFIX)/share/doc/eagled
@@ -23,14 +26,14 @@ TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 install: install-daemon install-client
 
 install-release-binaries:
-	$(SWIFT) build -c release --product eagled
-	$(SWIFT) build -c release --product eagle-probe
+	$(SWIFT) build $(INSTALL_SWIFT_FLAGS) --product eagled
+	$(SWIFT) build $(INSTALL_SWIFT_FLAGS) --product eagle-probe
 
 install-daemon: install-release-binaries
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) \
 	    $(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(SYSCONFDIR)/eagled $(DESTDIR)$(DOCDIR)
-	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/eagled" $(DESTDIR)$(BINDIR)/eagled
-	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/eagle-probe" $(DESTDIR)$(BINDIR)/eagle-probe
+	install -m 0755 "$$($(SWIFT) build $(INSTALL_SWIFT_FLAGS) --show-bin-path)/eagled" $(DESTDIR)$(BINDIR)/eagled
+	install -m 0755 "$$($(SWIFT) build $(INSTALL_SWIFT_FLAGS) --show-bin-path)/eagle-probe" $(DESTDIR)$(BINDIR)/eagle-probe
 	sed -e 's|/usr/local/bin/eagled|$(BINDIR)/eagled|' -e 's|/usr/local/share/doc/eagled|$(DOCDIR)|' \
 	    Systemd/eagled.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/eagled.service
 	sed -e 's|/usr/local/share/doc/eagled|$(DOCDIR)|' Systemd/eagled.socket > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/eagled.socket
