@@ -1,10 +1,13 @@
 # eagled — top-level entry points. `make demo` runs the main job, `make test` every test.
 SWIFT ?= swift
 MODEL ?= Models/tiny-pystd
-PROMPT ?= def fibonacci(n):
+DRAFT ?= Models/tiny-pystd-eagle
 BENCH_DIR ?= bench-models/synthetic-1b
+# Debug test build: naming the test product keeps SwiftPM from also compiling
+# swift-protobuf's C++ protoc (a bare `swift build --build-tests` does, for ~8 minutes).
+TEST_PRODUCTS = eagledPackageTests eagled eagle-probe
 
-.PHONY: all deps build demo test bench bench-model clean
+.PHONY: all deps build demo test test-swift test-c test-python test-e2e bench bench-model clean
 
 all: build
 
@@ -12,25 +15,45 @@ deps:
 	@bash Tools/install-deps.sh
 
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build --product eagled
+	$(SWIFT) build --product eagle-probe
 
-## One-shot generation on the bundled model, in-process.
+## The main job: eagled serving the bundled model (with its EAGLE head), one generation
+## through eagle-probe, then SIGTERM.
 demo: deps
-	$(SWIFT) build -c release --product eagle-generate
-	.build/release/eagle-generate --model $(MODEL) --prompt "$(PROMPT)" --max-tokens 96
+	MODEL=$(MODEL) DRAFT=$(DRAFT) bash Tools/demo.sh
 
-## Every test: Swift unit, golden-vector and end-to-end tests.
-test: deps
-	$(SWIFT) build --build-tests
+## Every test: Swift unit, golden-vector and live-socket tests, the C client, the Python
+## binding, and end-to-end shell tests (probe, socket activation, systemd units).
+test: deps test-swift test-c test-python test-e2e
+
+test-swift:
+	for p in $(TEST_PRODUCTS); do $(SWIFT) build --product $$p || exit 1; done
 	$(SWIFT) test --skip-build
 
-## Speed figures (not a test): fixture model and a synthetic 1B-shape checkpoint.
+test-c:
+	$(MAKE) -C Sources/CEagleClient
+	EAGLE_E2E_REQUIRED=1 bash Tests/CClient/run.sh
+
+test-python:
+	EAGLE_E2E_REQUIRED=1 python3 -m pytest -q Bindings/python/tests
+
+test-e2e:
+	bash Tests/e2e/run-all.sh
+
+## Speed figures (not tests): core decode vs bandwidth on the fixture and a synthetic 1B
+## checkpoint; EAGLE vs plain on held-out prompts; daemon overhead and concurrency.
 bench: deps bench-model
 	$(SWIFT) build -c release --product eagle-bench
-	.build/release/eagle-bench $(MODEL) $(BENCH_DIR)
+	$(SWIFT) build -c release --product eagle-daemon-bench
+	.build/release/eagle-bench core $(MODEL) $(BENCH_DIR)
+	.build/release/eagle-bench eagle --model $(MODEL) --draft $(DRAFT)
+	.build/release/eagle-daemon-bench
 
 bench-model:
 	@test -f $(BENCH_DIR)/model.safetensors.index.json || python3 Tools/make_synthetic_checkpoint.py $(BENCH_DIR)
 
+include mk/install.mk
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-c

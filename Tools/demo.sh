@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The README's main command: start eagled on the bundled model, generate through
 # eagle-probe, stop the daemon with SIGTERM.
-#   Tools/demo.sh [PROMPT]     (MODEL=Models/tiny-pystd MAX_TOKENS=96 by default)
+#   Tools/demo.sh [PROMPT]     (MODEL=Models/tiny-pystd MAX_TOKENS=96 by default; with
+#   DRAFT=DIR naming an EAGLE head, the model is served with it and generation uses EAGLE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-Models/tiny-pystd}
 MAX_TOKENS=${MAX_TOKENS:-96}
-PROMPT=${1:-${PROMPT:-def fibonacci(n):}}
+DRAFT=${DRAFT:-}
+PROMPT=${1:-${PROMPT:-$'class Stack:\n    def __init__(self):'}}
 SWIFT=${SWIFT:-swift}
 
 # --product: a bare release build would also compile swift-protobuf's C++ protoc.
@@ -16,7 +18,10 @@ BIN=$($SWIFT build -c release --show-bin-path)
 
 WORK=$(mktemp -d /tmp/eagled-demo.XXXXXX)
 SOCK=$WORK/eagled.sock
-"$BIN/eagled" --socket "$SOCK" --model "demo=$MODEL" --log-level notice 2>"$WORK/eagled.log" &
+SPEC="demo=$MODEL"
+EAGLE_FLAG=()
+if [ -n "$DRAFT" ] && [ -d "$DRAFT" ]; then SPEC="$SPEC,draft=$DRAFT"; EAGLE_FLAG=(--eagle); fi
+"$BIN/eagled" --socket "$SOCK" --model "$SPEC" --log-level notice 2>"$WORK/eagled.log" &
 PID=$!
 cleanup() {
     if kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
@@ -32,9 +37,9 @@ done
 
 echo "── eagled serving $MODEL on $SOCK"
 "$BIN/eagle-probe" models --socket "$SOCK"
-echo "── eagle-probe generate: $PROMPT"
+echo "── eagle-probe generate${EAGLE_FLAG[@]+ (EAGLE)}:"
 printf '%s' "$PROMPT"
-"$BIN/eagle-probe" generate --socket "$SOCK" --max-tokens "$MAX_TOKENS" --summary "$PROMPT"
+"$BIN/eagle-probe" generate --socket "$SOCK" --max-tokens "$MAX_TOKENS" --summary ${EAGLE_FLAG[@]+"${EAGLE_FLAG[@]}"} "$PROMPT"
 "$BIN/eagle-probe" stats --socket "$SOCK"
 kill -TERM "$PID"
 wait "$PID"

@@ -9,7 +9,7 @@ struct EagleBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eagle-bench",
         abstract: "Print speed figures for the inference core and for EAGLE.",
-        subcommands: [CoreBench.self, SpeculativeBench.self],
+        subcommands: [CoreBench.self, SpeculativeBench.self, BatchBench.self],
         defaultSubcommand: CoreBench.self)
 }
 

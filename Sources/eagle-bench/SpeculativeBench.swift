@@ -93,9 +93,12 @@ struct SpeculativeBench: ParsableCommand {
         for _ in 0..<repetitions {
             var tokens = 0, seconds = 0.0, draft = 0.0, verify = 0.0, verifySteps = 0, stepTokens = 0
             for prompt in prompts {
+                var first = true
                 guard let result = try? generator.generate(prompt: prompt, params: params, onEvent: { event in
-                    // The first event is the token sampled from the prefill; τ counts verify steps.
-                    if event.stats.verifySeconds > 0 || event.stats.draftSeconds > 0 {
+                    // The first event is the token sampled from the prefill (its time is not
+                    // decode time); τ counts the decoding steps after it.
+                    defer { first = false }
+                    if !first {
                         draft += event.stats.draftSeconds
                         verify += event.stats.verifySeconds
                         verifySteps += 1

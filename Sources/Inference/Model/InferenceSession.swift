@@ -12,8 +12,10 @@ public enum LogitsSelection: Sendable {
     case all
 }
 
-/// Views into a session's output buffers, valid until its next forward pass.
+/// Views into a session's output buffers, valid until its next forward pass. Holds the
+/// session alive, so the views never outlive their memory.
 public struct ForwardOutput {
+    let session: InferenceSession
     /// New tokens in the pass.
     public let count: Int
     public let vocabularySize: Int
@@ -96,7 +98,7 @@ public final class InferenceSession {
             first = 0
             linear(hidden.pointer, rows: n, inputs: d, weight: model.weights.lmHead, outputs: c.vocabSize, into: logits.pointer)
         }
-        return ForwardOutput(count: n, vocabularySize: c.vocabSize, hiddenSize: d, logitsBase: logits.pointer,
+        return ForwardOutput(session: self, count: n, vocabularySize: c.vocabSize, hiddenSize: d, logitsBase: logits.pointer,
                              firstLogitsToken: first, hiddenBase: hidden.pointer)
     }
 

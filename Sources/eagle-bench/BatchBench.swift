@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Tokenization
+
+/// Cost of one target forward pass as a function of the tokens it carries: the number
+/// that decides how big a draft tree a CPU can afford to verify.
+struct BatchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Time of one forward pass of n tokens (on a 256-token context), relative to n = 1.")
+
+    @Argument(help: "Model directory.")
+    var model: String
+
+    @Option(help: "Comma-separated batch sizes.")
+    var sizes = "1,2,3,4,6,8,12,16,24,32,48,64"
+
+    @Option(help: "Repetitions per size (median reported).")
+    var repetitions = 15
+
+    func run() throws {
+        let loaded = try LlamaModel(directory: URL(fileURLWithPath: model), contextLength: 1024)
+        let session = loaded.makeSession(maxBatch: 64)
+        var random = RandomSource(seed: 3)
+        let context = (0..<256).map { _ in TokenID(random.next() % UInt64(loaded.config.vocabSize)) }
+        _ = try session.prefill(context)
+        print("eagle-bench batch — \(model), OpenBLAS core \(BLASInfo.coreName), context 256, median of \(repetitions)")
+        let clock = ContinuousClock()
+        var base = 0.0
+        for n in sizes.split(separator: ",").compactMap({ Int($0) }) where n <= 64 {
+            let tokens = Array(context.prefix(n))
+            var times: [Double] = []
+            for _ in 0..<repetitions {
+                let start = clock.now
+                _ = try session.forward(tokens, logits: .all)
+                times.append((clock.now - start).seconds)
+                session.truncate(to: context.count)
+            }
+            let t = median(times)
+            if n == 1 { base = t }
+            print(String(format: "n = %2d: %8.3f ms  (%.2f× n=1, %.3f ms per token)", n, t * 1e3, base > 0 ? t / base : 1, t * 1e3 / Double(n)))
+        }
+    }
+}
