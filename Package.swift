@@ -29,12 +29,17 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // C kernels the BLAS does not cover well: the skinny (few-row) matrix product.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])]
+        ),
         // Tokenizers from tokenizer.json: byte-level BPE, SentencePiece-style BPE, chat templates.
         .target(name: "Tokenization"),
         // Tensors, kernels, checkpoint loading, LLaMA forward with KV cache, sampling, plain decoding.
         .target(
             name: "Inference",
-            dependencies: ["COpenBLAS", "Tokenization"],
+            dependencies: ["COpenBLAS", "CKernels", "Tokenization"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // EAGLE: draft heads, draft trees, tree verification and acceptance, the speculative generator.

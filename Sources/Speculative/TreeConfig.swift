@@ -15,9 +15,10 @@ public enum TreeConfig: Sendable, Equatable {
         [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 2], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1],
     ]
 
-    /// The default for CPU serving (see the benchmark notes in README): verifying many
-    /// tokens is not free on a CPU, so the tree is much smaller than the GPU default (60).
-    public static let cpuDefault = TreeConfig.dynamic(depth: 5, topK: 4, totalTokens: 12)
+    /// The default for CPU serving, chosen with `eagle-bench eagle --sweep` (docs/speculative.md):
+    /// verifying many tokens is not free on a CPU, so the tree is far smaller than the
+    /// GPU default (60): six verified tokens, two candidates per level, five deep.
+    public static let cpuDefault = TreeConfig.dynamic(depth: 5, topK: 2, totalTokens: 6)
 
     /// Tokens verified per step (root included).
     public var verifiedTokens: Int {

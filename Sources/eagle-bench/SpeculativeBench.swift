@@ -33,15 +33,18 @@ struct SpeculativeBench: ParsableCommand {
     @Flag(help: "Sweep dynamic tree sizes and depths.")
     var sweep = false
 
+    @Option(help: "Use only the first N prompts (0 = all).")
+    var limit = 0
+
     func run() throws {
         let directory = URL(fileURLWithPath: model)
         let target = try LlamaModel(directory: directory)
         let tokenizer = try Tokenizer.load(directory: directory)
         let head = try EagleHead(directory: URL(fileURLWithPath: draft), target: target)
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: prompts)))
-        let encoded = texts.map { tokenizer.encode($0) }
+        let encoded = (limit > 0 ? Array(texts.prefix(limit)) : texts).map { tokenizer.encode($0) }
         let params = GenerationParams(maxTokens: maxTokens, sampling: SamplingParams(temperature: temperature, seed: 1), ignoreEOS: true)
-        print("eagle-bench eagle — OpenBLAS core \(BLASInfo.coreName); \(texts.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
+        print("eagle-bench eagle — \(model), OpenBLAS core \(BLASInfo.coreName); \(encoded.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
         print("head: \(head.weightsFile)")
         let plain = measure("plain", PlainGenerator(model: target, tokenizer: nil), encoded, params)
         plain.print(baseline: plain.tokensPerSecond)
@@ -49,14 +52,18 @@ struct SpeculativeBench: ParsableCommand {
             ("EAGLE-1 static mc_sim_7b_63", .staticTree(choices: TreeConfig.mcSim7b63)),
             ("EAGLE-2 default \(describe(.cpuDefault))", .cpuDefault),
             ("EAGLE-2 GPU default (6, 10, 60)", .dynamic(depth: 6, topK: 10, totalTokens: 60)),
+            ("EAGLE-2 chain (5, 1, 6)", .dynamic(depth: 5, topK: 1, totalTokens: 6)),
+            ("EAGLE-2 (4, 2, 6)", .dynamic(depth: 4, topK: 2, totalTokens: 6)),
         ]
         if sweep {
-            for total in [4, 6, 8, 12, 16, 24, 32, 48] {
-                for depth in [3, 4, 5, 6, 8] where depth < total {
-                    for k in [2, 4, 8] {
-                        configs.append(("sweep", .dynamic(depth: depth, topK: k, totalTokens: total)))
-                    }
-                }
+            // Small trees: on a CPU a verified token is not free (see `eagle-bench batch`).
+            let shapes: [(Int, Int, Int)] = [
+                (2, 1, 3), (3, 1, 4), (4, 1, 5), (5, 1, 6), (6, 1, 7),
+                (3, 2, 5), (4, 2, 6), (5, 2, 8), (6, 2, 8),
+                (4, 4, 8), (5, 4, 10), (6, 4, 12), (8, 4, 16), (6, 8, 24), (8, 8, 32),
+            ]
+            for (depth, k, total) in shapes {
+                configs.append(("sweep", .dynamic(depth: depth, topK: k, totalTokens: total)))
             }
         }
         for (name, tree) in configs {
