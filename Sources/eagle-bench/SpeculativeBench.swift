@@ -46,8 +46,6 @@ struct SpeculativeBench: ParsableCommand {
         let params = GenerationParams(maxTokens: maxTokens, sampling: SamplingParams(temperature: temperature, seed: 1), ignoreEOS: true)
         print("eagle-bench eagle — \(model), OpenBLAS core \(BLASInfo.coreName); \(encoded.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
         print("head: \(head.weightsFile)")
-        let plain = measure("plain", PlainGenerator(model: target, tokenizer: nil), encoded, params)
-        plain.print(baseline: plain.tokensPerSecond)
         var configs: [(String, TreeConfig)] = [
             ("EAGLE-1 static mc_sim_7b_63", .staticTree(choices: TreeConfig.mcSim7b63)),
             ("EAGLE-2 default \(describe(.cpuDefault))", .cpuDefault),
@@ -58,18 +56,36 @@ struct SpeculativeBench: ParsableCommand {
         if sweep {
             // Small trees: on a CPU a verified token is not free (see `eagle-bench batch`).
             let shapes: [(Int, Int, Int)] = [
-                (2, 1, 3), (3, 1, 4), (4, 1, 5), (5, 1, 6), (6, 1, 7),
-                (3, 2, 5), (4, 2, 6), (5, 2, 8), (6, 2, 8),
+                (2, 1, 3), (3, 1, 4), (4, 1, 5), (6, 1, 7),
+                (3, 2, 5), (5, 2, 8), (6, 2, 8),
                 (4, 4, 8), (5, 4, 10), (6, 4, 12), (8, 4, 16), (6, 8, 24), (8, 8, 32),
             ]
             for (depth, k, total) in shapes {
-                configs.append(("sweep", .dynamic(depth: depth, topK: k, totalTokens: total)))
+                configs.append(("EAGLE-2 \(describe(.dynamic(depth: depth, topK: k, totalTokens: total)))",
+                                .dynamic(depth: depth, topK: k, totalTokens: total)))
             }
         }
-        for (name, tree) in configs {
-            let generator = SpeculativeGenerator(model: target, head: head, tokenizer: nil, tree: tree)
-            let label = name == "sweep" ? "EAGLE-2 \(describe(tree))" : name
-            measure(label, generator, encoded, params).print(baseline: plain.tokensPerSecond)
+        // Plain and every tree run back to back on each prompt, so a noisy neighbour
+        // slows them alike; speedups are medians of per-repetition ratios.
+        let generators: [(String, any TokenGenerator)] = [("plain", PlainGenerator(model: target, tokenizer: nil))]
+            + configs.map { ($0.0, SpeculativeGenerator(model: target, head: head, tokenizer: nil, tree: $0.1)) }
+        var runs = [[Run]](repeating: [], count: generators.count)
+        for _ in 0..<repetitions {
+            var totals = [Run](repeating: Run(), count: generators.count)
+            for prompt in encoded {
+                for (g, generator) in generators.enumerated() {
+                    totals[g].add(measureOne(generator.1, prompt, params))
+                }
+            }
+            for g in generators.indices { runs[g].append(totals[g]) }
+        }
+        for (g, generator) in generators.enumerated() {
+            let rates = runs[g].map(\.tokensPerSecond)
+            let speedups = zip(runs[g], runs[0]).map { $0.tokensPerSecond / $1.tokensPerSecond }
+            print(String(format: "%-52@ %8.1f tok/s  speedup %5.2f×  τ %5.2f  draft %4.1f%%  verify %4.1f%%  other %4.1f%%",
+                         generator.0 as NSString, median(rates), median(speedups), median(runs[g].map(\.tau)),
+                         100 * median(runs[g].map(\.draftShare)), 100 * median(runs[g].map(\.verifyShare)),
+                         100 * median(runs[g].map { max(0, 1 - $0.draftShare - $0.verifyShare) })))
         }
     }
 
@@ -80,48 +96,38 @@ struct SpeculativeBench: ParsableCommand {
         }
     }
 
-    struct Figures {
-        var label: String
-        var tokensPerSecond: Double
-        var tau: Double
-        var draftShare: Double
-        var verifyShare: Double
+    /// Decode-phase totals over prompts (prefill excluded).
+    struct Run {
+        var tokens = 0, seconds = 0.0, draft = 0.0, verify = 0.0, steps = 0, stepTokens = 0
 
-        func print(baseline: Double) {
-            Swift.print(String(format: "%-52@ %7.1f tok/s  speedup %5.2f×  τ %5.2f  draft %4.1f%%  verify %4.1f%%  other %4.1f%%",
-                               label as NSString, tokensPerSecond, tokensPerSecond / baseline, tau,
-                               100 * draftShare, 100 * verifyShare, 100 * max(0, 1 - draftShare - verifyShare)))
+        mutating func add(_ other: Run) {
+            tokens += other.tokens; seconds += other.seconds; draft += other.draft
+            verify += other.verify; steps += other.steps; stepTokens += other.stepTokens
         }
+
+        var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+        var tau: Double { steps > 0 ? Double(stepTokens) / Double(steps) : 0 }
+        var draftShare: Double { seconds > 0 ? draft / seconds : 0 }
+        var verifyShare: Double { seconds > 0 ? verify / seconds : 0 }
     }
 
-    /// Decode speed (prefill excluded) and per-step split, median over repetitions.
-    func measure(_ label: String, _ generator: some TokenGenerator, _ prompts: [[TokenID]], _ params: GenerationParams) -> Figures {
-        var rates: [Double] = [], taus: [Double] = [], draftShares: [Double] = [], verifyShares: [Double] = []
-        for _ in 0..<repetitions {
-            var tokens = 0, seconds = 0.0, draft = 0.0, verify = 0.0, verifySteps = 0, stepTokens = 0
-            for prompt in prompts {
-                var first = true
-                guard let result = try? generator.generate(prompt: prompt, params: params, onEvent: { event in
-                    // The first event is the token sampled from the prefill (its time is not
-                    // decode time); τ counts the decoding steps after it.
-                    defer { first = false }
-                    if !first {
-                        draft += event.stats.draftSeconds
-                        verify += event.stats.verifySeconds
-                        verifySteps += 1
-                        stepTokens += event.stats.tokenCount
-                    }
-                    return .proceed
-                }) else { continue }
-                tokens += result.tokens.count
-                seconds += result.decodeSeconds
+    func measureOne(_ generator: any TokenGenerator, _ prompt: [TokenID], _ params: GenerationParams) -> Run {
+        var run = Run()
+        var first = true
+        guard let result = try? generator.generate(prompt: prompt, params: params, onEvent: { event in
+            // The first event is the token sampled from the prefill (its time is not
+            // decode time); τ counts the decoding steps after it.
+            defer { first = false }
+            if !first {
+                run.draft += event.stats.draftSeconds
+                run.verify += event.stats.verifySeconds
+                run.steps += 1
+                run.stepTokens += event.stats.tokenCount
             }
-            rates.append(Double(tokens) / seconds)
-            taus.append(verifySteps > 0 ? Double(stepTokens) / Double(verifySteps) : 0)
-            draftShares.append(draft / seconds)
-            verifyShares.append(verify / seconds)
-        }
-        return Figures(label: label, tokensPerSecond: median(rates), tau: median(taus),
-                       draftShare: median(draftShares), verifyShare: median(verifyShares))
+            return .proceed
+        }) else { return run }
+        run.tokens = result.tokens.count - 1
+        run.seconds = result.decodeSeconds
+        return run
     }
 }
