@@ -26,7 +26,14 @@ protoc --plugin=protoc-gen-swift="$PLUGIN" \
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-protoc-c --c_out="$tmp" -I Sources/Wire Sources/Wire/eagle.proto
+# protoc-c 1.4.1 predates proto3 `optional` (protoc refuses it for that plugin), so the C
+# code is generated from a copy where each `optional` field is written as the single-field
+# oneof that protoc itself desugars it to (`_name`): same descriptor shape, same wire format.
+# The C side then reads `_max_tokens_case == EAGLE__V1__GENERATE___MAX_TOKENS_MAX_TOKENS`
+# instead of `has_max_tokens`. Drop this step with protoc-c >= 1.5.
+sed -E 's/^([[:space:]]*)optional ([a-z0-9]+) ([a-z_0-9]+) = ([0-9]+);(.*)$/\1oneof _\3 {\n\1  \2 \3 = \4;\5\n\1}/' \
+    Sources/Wire/eagle.proto > "$tmp/eagle.proto"
+protoc-c --c_out="$tmp" -I "$tmp" "$tmp/eagle.proto"
 mkdir -p Include/eagle Sources/CEagleClient
 cp "$tmp/eagle.pb-c.h" Include/eagle/eagle.pb-c.h
 # The header lives under Include/eagle/, so the source includes it by that path.

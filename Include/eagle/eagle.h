@@ -217,7 +217,10 @@ typedef struct eagle_generate_params {
     const eagle_chat_message *chat;  /* rendered with the model's chat template */
     size_t n_chat;
 
-    uint32_t max_tokens;             /* 0 = server default */
+    uint32_t max_tokens;             /* tokens to generate; 0 = not sent: the daemon's default
+                                      * length. Above the daemon's cap: EAGLE_E_INVALID_ARGUMENT.
+                                      * (On the wire an explicit 0 is INVALID_ARGUMENT; this API
+                                      * never sends one.) */
     float temperature;               /* 0 = greedy */
     uint32_t top_k;                  /* 0 = off */
     float top_p;                     /* 0 or 1 = off */

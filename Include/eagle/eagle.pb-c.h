@@ -304,6 +304,12 @@ typedef enum {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAGLE__V1__GENERATE__PROMPT__CASE)
 } Eagle__V1__Generate__PromptCase;
 
+typedef enum {
+  EAGLE__V1__GENERATE___MAX_TOKENS__NOT_SET = 0,
+  EAGLE__V1__GENERATE___MAX_TOKENS_MAX_TOKENS = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(EAGLE__V1__GENERATE___MAX_TOKENS__CASE)
+} Eagle__V1__Generate__MaxTokensCase;
+
 struct  Eagle__V1__Generate
 {
   ProtobufCMessage base;
@@ -311,10 +317,6 @@ struct  Eagle__V1__Generate
    * empty = the daemon's default model
    */
   char *model;
-  /*
-   * 0 = server default; above the server's cap → INVALID_ARGUMENT
-   */
-  uint32_t max_tokens;
   Eagle__V1__Sampling *sampling;
   size_t n_stop;
   char **stop;
@@ -339,10 +341,17 @@ struct  Eagle__V1__Generate
      */
     Eagle__V1__TokenIds *tokens;
   };
+  Eagle__V1__Generate__MaxTokensCase _max_tokens_case;
+  union {
+    /*
+     * unset = server default; 0 or above the server's cap → INVALID_ARGUMENT
+     */
+    uint32_t max_tokens;
+  };
 };
 #define EAGLE__V1__GENERATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__generate__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, NULL, 0,NULL, NULL, 0, 0, EAGLE__V1__GENERATE__PROMPT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, NULL, 0, 0, EAGLE__V1__GENERATE__PROMPT__NOT_SET, {0}, EAGLE__V1__GENERATE___MAX_TOKENS__NOT_SET, {0} }
 
 
 struct  Eagle__V1__Tokenize

@@ -2077,11 +2077,11 @@ static const ProtobufCFieldDescriptor eagle__v1__generate__field_descriptors[10]
     5,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__Generate, _max_tokens_case),
     offsetof(Eagle__V1__Generate, max_tokens),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {

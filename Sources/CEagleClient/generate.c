@@ -96,7 +96,12 @@ static int gen_msg_build(eagle_client *c, const eagle_generate_params *p, int st
         m->gen.prompt_case = EAGLE__V1__GENERATE__PROMPT_CHAT;
         m->gen.chat = &m->chat;
     }
-    m->gen.max_tokens = p->max_tokens;
+    /* 0 = leave the field unset on the wire: the daemon's default length. (The daemon
+     * refuses an explicit 0, which this API therefore never sends.) */
+    if (p->max_tokens != 0) {
+        m->gen._max_tokens_case = EAGLE__V1__GENERATE___MAX_TOKENS_MAX_TOKENS;
+        m->gen.max_tokens = p->max_tokens;
+    }
     m->sampling.temperature = p->temperature;
     m->sampling.top_k = p->top_k;
     m->sampling.top_p = p->top_p;

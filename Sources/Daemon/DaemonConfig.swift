@@ -100,7 +100,7 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     /// Directory under which runtime `LoadModel` targets must lie; nil refuses runtime loads.
     public var modelRoot: String?
     public var access = AccessConfig()
-    /// `max_tokens` when a request leaves it 0.
+    /// `max_tokens` when a request leaves it unset.
     public var defaultMaxTokens: Int = 256
     /// Largest `max_tokens` a request may ask for.
     public var maxTokensLimit: Int = 8192

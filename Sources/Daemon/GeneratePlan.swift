@@ -46,7 +46,11 @@ struct GeneratePlan: Sendable {
             prompt = .tokens(try Self.checkedTokens(tokens.ids, model: model))
         }
 
-        let maxTokens = request.maxTokens == 0 ? min(limits.defaultMaxTokens, limits.maxTokensLimit) : Int(request.maxTokens)
+        // Unset = the server default; an explicit 0 is a mistake, not a request for the default.
+        let maxTokens = request.hasMaxTokens ? Int(request.maxTokens) : min(limits.defaultMaxTokens, limits.maxTokensLimit)
+        guard maxTokens > 0 else {
+            throw .invalidArgument("max_tokens must be at least 1 (leave it unset for the server default of \(min(limits.defaultMaxTokens, limits.maxTokensLimit)))")
+        }
         guard maxTokens <= limits.maxTokensLimit else {
             throw .invalidArgument("max_tokens \(maxTokens) exceeds the server's limit of \(limits.maxTokensLimit)")
         }

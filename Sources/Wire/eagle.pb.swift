@@ -517,8 +517,15 @@ public nonisolated struct Eagle_V1_Generate: Sendable {
     set {prompt = .tokens(newValue)}
   }
 
-  /// 0 = server default; above the server's cap → INVALID_ARGUMENT
-  public var maxTokens: UInt32 = 0
+  /// unset = server default; 0 or above the server's cap → INVALID_ARGUMENT
+  public var maxTokens: UInt32 {
+    get {_maxTokens ?? 0}
+    set {_maxTokens = newValue}
+  }
+  /// Returns true if `maxTokens` has been explicitly set.
+  public var hasMaxTokens: Bool {self._maxTokens != nil}
+  /// Clears the value of `maxTokens`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxTokens() {self._maxTokens = nil}
 
   public var sampling: Eagle_V1_Sampling {
     get {_sampling ?? Eagle_V1_Sampling()}
@@ -559,6 +566,7 @@ public nonisolated struct Eagle_V1_Generate: Sendable {
 
   public init() {}
 
+  fileprivate var _maxTokens: UInt32? = nil
   fileprivate var _sampling: Eagle_V1_Sampling? = nil
   fileprivate var _speculative: Eagle_V1_SpeculativeOptions? = nil
 }
@@ -1596,7 +1604,7 @@ nonisolated extension Eagle_V1_Generate: SwiftProtobuf.Message, SwiftProtobuf._M
           self.prompt = .tokens(v)
         }
       }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.maxTokens) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._maxTokens) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._sampling) }()
       case 7: try { try decoder.decodeRepeatedStringField(value: &self.stop) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._speculative) }()
@@ -1630,9 +1638,9 @@ nonisolated extension Eagle_V1_Generate: SwiftProtobuf.Message, SwiftProtobuf._M
     }()
     case nil: break
     }
-    if self.maxTokens != 0 {
-      try visitor.visitSingularUInt32Field(value: self.maxTokens, fieldNumber: 5)
-    }
+    try { if let v = self._maxTokens {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
     try { if let v = self._sampling {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
@@ -1654,7 +1662,7 @@ nonisolated extension Eagle_V1_Generate: SwiftProtobuf.Message, SwiftProtobuf._M
   public static func ==(lhs: Eagle_V1_Generate, rhs: Eagle_V1_Generate) -> Bool {
     if lhs.model != rhs.model {return false}
     if lhs.prompt != rhs.prompt {return false}
-    if lhs.maxTokens != rhs.maxTokens {return false}
+    if lhs._maxTokens != rhs._maxTokens {return false}
     if lhs._sampling != rhs._sampling {return false}
     if lhs.stop != rhs.stop {return false}
     if lhs._speculative != rhs._speculative {return false}

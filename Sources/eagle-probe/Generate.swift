@@ -8,7 +8,7 @@ struct Generate: ParsableCommand {
         discussion: "With --json every response (chunks and the result, token ids included) is printed as proto3 JSON.")
     @OptionGroup var connection: Connection
     @Option(help: "Model (default: the daemon's default).") var model = ""
-    @Option(help: "Tokens to generate (0 = server default).") var maxTokens: UInt32 = 0
+    @Option(help: "Tokens to generate (default: the server's; 0 is refused by the daemon).") var maxTokens: UInt32?
     @Option(help: "0 = greedy.") var temperature: Float = 0
     @Option(help: "0 = off.") var topK: UInt32 = 0
     @Option(help: "1 = off.") var topP: Float = 1
@@ -38,7 +38,7 @@ struct Generate: ParsableCommand {
         } else {
             request.text = prompt ?? ""
         }
-        request.maxTokens = maxTokens
+        if let maxTokens { request.maxTokens = maxTokens }
         request.sampling = .with { $0.temperature = temperature; $0.topK = topK; $0.topP = topP; $0.seed = seed }
         request.stop = stop
         request.speculative = .with { $0.enabled = eagle }

@@ -25,7 +25,7 @@ struct EagleDaemon: ParsableCommand {
     @Option(help: "Directory under which runtime load requests must lie (none: runtime loads refused).") var modelRoot: String?
     @Option(help: "Generations run at once per model.") var workers: Int?
     @Option(help: "Requests that may wait per model beyond the running ones.") var queueLimit: Int?
-    @Option(help: "max_tokens when a request leaves it 0.") var defaultMaxTokens: Int?
+    @Option(help: "max_tokens when a request leaves it unset.") var defaultMaxTokens: Int?
     @Option(help: "Largest max_tokens a request may ask for.") var maxTokensLimit: Int?
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes: Int?
     @Option(help: "Seconds SIGTERM waits for in-flight work before cancelling it.") var drainTimeout: Double?

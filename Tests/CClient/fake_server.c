@@ -6,8 +6,8 @@
  *   fake-eagled --socket PATH [--max-frame BYTES]
  *
  * Models: "tiny" (default; has a draft head; context 64 tokens, vocab 256), "plain" (no
- * draft head), "slow" (like tiny, 20 ms per token). A generation of n tokens (max_tokens,
- * default 8, cap 1000) yields ids (h + 7 i) % 200 + 10 where h hashes the prompt (and the
+ * draft head), "slow" (like tiny, 20 ms per token). A generation of n tokens (max_tokens;
+ * unset = 8; an explicit 0 or above 1000 is INVALID_ARGUMENT) yields ids (h + 7 i) % 200 + 10 where h hashes the prompt (and the
  * seed when temperature > 0), each detokenized as "w<id> ". Errors mirror the daemon's
  * contract: unknown model NOT_FOUND, negative temperature / max_tokens > 1000 / token id
  * >= 256 / prompt longer than the context INVALID_ARGUMENT, EAGLE on a model without a
@@ -202,7 +202,7 @@ static void *gen_thread(void *arg) {
     conn *c = g->c;
     const Eagle__V1__Generate *req = g->req->generate;
     uint64_t id = g->req->id;
-    uint32_t n = req->max_tokens ? req->max_tokens : 8;
+    uint32_t n = req->_max_tokens_case == EAGLE__V1__GENERATE___MAX_TOKENS_MAX_TOKENS ? req->max_tokens : 8;
     uint64_t seed = req->sampling ? req->sampling->seed : 0;
     float temp = req->sampling ? req->sampling->temperature : 0.0f;
     if (temp > 0 && seed == 0) seed = 42;
@@ -339,6 +339,9 @@ static int handle_generate(conn *c, Eagle__V1__Request *req) {
     } else if (g->sampling != NULL && !(g->sampling->temperature >= 0.0f)) {
         code = EAGLE__V1__CODE__INVALID_ARGUMENT;
         snprintf(msg, sizeof msg, "temperature must be >= 0");
+    } else if (g->_max_tokens_case == EAGLE__V1__GENERATE___MAX_TOKENS_MAX_TOKENS && g->max_tokens == 0) {
+        code = EAGLE__V1__CODE__INVALID_ARGUMENT;
+        snprintf(msg, sizeof msg, "max_tokens must be at least 1 (leave it unset for the default)");
     } else if (g->max_tokens > MAX_TOKENS_CAP) {
         code = EAGLE__V1__CODE__INVALID_ARGUMENT;
         snprintf(msg, sizeof msg, "max_tokens %u exceeds the cap of %u", g->max_tokens, MAX_TOKENS_CAP);

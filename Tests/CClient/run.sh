@@ -91,6 +91,7 @@ else
     echo "using $eagled with $model"
     model=$(cd "$model" && pwd)
     "$eagled" --socket "$tmp/eagled.sock" --model "tiny=$model,workers=2" --model-root "$(dirname "$model")" \
+        --default-max-tokens 20 \
         >"$tmp/eagled.log" 2>&1 &
     pids+=($!)
     if wait_socket "$tmp/eagled.sock" 60 "${pids[-1]}"; then

@@ -451,6 +451,13 @@ static void test_bad_input(void) {
     r = NULL;
     CHECK_RC(eagle_generate(c, &p, &r), 0);
     eagle_generate_result_free(r);
+    /* max_tokens 0 is not sent (fake-eagled, like eagled, refuses an explicit 0): the
+     * server's default length, 8 here. */
+    p = text_params("default length", 0);
+    r = NULL;
+    CHECK_RC(eagle_generate(c, &p, &r), 0);
+    CHECK(r != NULL && r->n_ids == 8);
+    eagle_generate_result_free(r);
     eagle_client_free(c);
 }
 

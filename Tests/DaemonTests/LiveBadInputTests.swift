@@ -135,6 +135,8 @@ struct LiveBadInputTests {
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest(temperature: -1)) }
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest(temperature: .nan)) }
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest(maxTokens: 1_000_000)) }
+        expectStatus(.invalidArgument) { _ = try client.call(generateRequest(maxTokens: 0)) }
+        expectStatus(.invalidArgument) { _ = try client.call(generateRequest(maxTokens: 0, stream: true)) }
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest([1, 96])) }
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest([1, UInt32.max])) }
         expectStatus(.invalidArgument) { _ = try client.call(generateRequest([])) }
@@ -152,7 +154,7 @@ struct LiveBadInputTests {
         let fits = try client.call(generateRequest(Array(repeating: 5, count: 255), maxTokens: 5)).generate
         #expect(fits.stopReason == .contextFull && !fits.ids.isEmpty)
         let errors = try client.call(.with { $0.getStats = .init() }).stats.models[0].errors
-        #expect(errors == 10)
+        #expect(errors == 12)
         try bystanderIsServed()
     }
 

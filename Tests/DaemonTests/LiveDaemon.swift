@@ -56,13 +56,14 @@ final class LiveDaemon {
 }
 
 /// A generate request for token ids.
-func generateRequest(_ ids: [UInt32] = [1, 5, 9, 17], maxTokens: UInt32 = 16, stream: Bool = false,
+/// `maxTokens: nil` leaves the field unset (the server default).
+func generateRequest(_ ids: [UInt32] = [1, 5, 9, 17], maxTokens: UInt32? = 16, stream: Bool = false,
                      temperature: Float = 0, seed: UInt64 = 0, ignoreEOS: Bool = true, model: String = "") -> Eagle_V1_Request {
     .with {
         $0.generate = .with {
             $0.model = model
             $0.tokens = .with { $0.ids = ids }
-            $0.maxTokens = maxTokens
+            if let maxTokens { $0.maxTokens = maxTokens }
             $0.stream = stream
             $0.ignoreEos = ignoreEOS
             $0.sampling = .with { $0.temperature = temperature; $0.seed = seed; $0.topK = 20 }

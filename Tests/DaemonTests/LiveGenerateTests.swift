@@ -94,10 +94,13 @@ struct LiveGenerateTests {
         #expect(streamed == expected)
     }
 
-    @Test func zeroMaxTokensMeansTheServerDefault() throws {
+    @Test func unsetMaxTokensMeansTheServerDefault() throws {
         let daemon = try LiveDaemon { $0.defaultMaxTokens = 11 }
-        let result = try daemon.client().call(generateRequest(maxTokens: 0)).generate
+        let client = try daemon.client()
+        let result = try client.call(generateRequest(maxTokens: nil)).generate
         #expect(result.ids.count == 11)
+        // An explicit 0 is not "the default" but a mistake (LiveBadInputTests has it too).
+        expectStatus(.invalidArgument) { _ = try client.call(generateRequest(maxTokens: 0)) }
     }
 
     @Test func cancelMidStreamFreesTheSlot() throws {

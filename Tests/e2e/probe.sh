@@ -8,6 +8,7 @@ mkdir -p "$WORK/root"
 cp -r "$FIXTURE" "$WORK/root/tiny2"
 HEAD=$ROOT/Tests/Fixtures/models/tiny-llama3-head
 "$EAGLED" --socket "$SOCK" --model "tiny=$FIXTURE" --model "tinye=$FIXTURE,draft=$HEAD" --default-model tiny --model-root "$WORK/root" --socket-mode 0600 \
+    --default-max-tokens 9 \
     --log-level warning 2>"$WORK/eagled.log" &
 DAEMON_PID=$!
 check "daemon answers health" wait_for_socket "$SOCK"
@@ -32,6 +33,10 @@ expect_exit "unknown model → 15" 15 "$PROBE" generate --socket "$SOCK" --model
 expect_exit "token out of range → 13" 13 "$PROBE" generate --socket "$SOCK" --tokens 1,4000
 expect_exit "negative temperature → 13" 13 "$PROBE" generate --socket "$SOCK" --tokens 1 --temperature=-1
 expect_exit "huge max tokens → 13" 13 "$PROBE" generate --socket "$SOCK" --tokens 1 --max-tokens 100000000
+expect_exit "zero max tokens → 13" 13 "$PROBE" generate --socket "$SOCK" --tokens 1 --max-tokens 0
+check "zero max tokens is explained" grep -q "max_tokens must be at least 1" "$WORK/last.out" "$WORK/last.err"
+expect_exit "unset max tokens" 0 "$PROBE" generate --socket "$SOCK" --tokens 1,5,9 --ignore-eos --json
+check "unset max tokens is the server default (9)" test "$(grep -c '"chunk"' "$WORK/last.out")" -eq 9
 expect_exit "text without tokenizer → 19" 19 "$PROBE" generate --socket "$SOCK" "hello"
 expect_exit "EAGLE without head → 19" 19 "$PROBE" generate --socket "$SOCK" --tokens 1 --eagle
 expect_exit "EAGLE with head" 0 "$PROBE" generate --socket "$SOCK" --model tinye --eagle --tokens 1,5,9 --max-tokens 6 --no-stream --json

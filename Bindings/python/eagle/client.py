@@ -111,7 +111,7 @@ class _Params:
         tokens: Optional[Sequence[int]],
         chat: Optional[ChatInput],
         model: str,
-        max_tokens: int,
+        max_tokens: Optional[int],
         temperature: float,
         top_k: int,
         top_p: float,
@@ -152,7 +152,14 @@ class _Params:
             self._keep.append(chat_arr)
             p.chat = ctypes.cast(chat_arr, ctypes.POINTER(N.ChatMessage))
             p.n_chat = len(msgs)
-        p.max_tokens = _uint(max_tokens, "max_tokens", _U32)
+        if max_tokens is not None:
+            # libeagle sends max_tokens 0 as "unset" (the daemon's default), so an explicit
+            # 0, which the daemon refuses, is refused here the same way.
+            if _uint(max_tokens, "max_tokens", _U32) == 0:
+                raise InvalidArgument(
+                    "max_tokens must be at least 1 (None = the daemon's default length)", _E_INVAL
+                )
+            p.max_tokens = max_tokens
         p.temperature = float(temperature)
         p.top_k = _uint(top_k, "top_k", _U32)
         p.top_p = float(top_p)
@@ -372,7 +379,7 @@ class Client:
         tokens: Optional[Sequence[int]] = None,
         chat: Optional[ChatInput] = None,
         model: str = "",
-        max_tokens: int = 0,
+        max_tokens: Optional[int] = None,
         temperature: float = 0.0,
         top_k: int = 0,
         top_p: float = 0.0,
@@ -389,8 +396,9 @@ class Client:
 
         Give exactly one prompt: `prompt` (text; BOS added), `tokens` (ids used as given)
         or `chat` ((role, content) pairs or {"role", "content"} dicts). `model` "" is the
-        daemon's default; max_tokens 0 the daemon's default length; temperature 0 greedy;
-        top_k 0 and top_p 0/1 off; seed 0 chosen by the daemon (see result.stats.seed).
+        daemon's default; max_tokens None the daemon's default length (0 raises
+        InvalidArgument); temperature 0 greedy; top_k 0 and top_p 0/1 off; seed 0 chosen
+        by the daemon (see result.stats.seed).
         `eagle=True` turns on EAGLE speculative decoding (same output, faster).
         Raises an EagleError subclass (InvalidArgument, NotFound, FailedPrecondition,
         ResourceExhausted, ...); Cancelled if Client.cancel() stopped it.
@@ -407,7 +415,7 @@ class Client:
         tokens: Optional[Sequence[int]] = None,
         chat: Optional[ChatInput] = None,
         model: str = "",
-        max_tokens: int = 0,
+        max_tokens: Optional[int] = None,
         temperature: float = 0.0,
         top_k: int = 0,
         top_p: float = 0.0,

@@ -100,6 +100,10 @@ def fake_socket(tmp_sockets: Path) -> Iterator[str]:
         _stop(proc)
 
 
+# The live daemon's default generation length (for requests that leave max_tokens unset).
+DAEMON_DEFAULT_MAX_TOKENS = 20
+
+
 def _eagled_binary() -> Optional[Path]:
     env = os.environ.get("EAGLED")
     if env:
@@ -134,6 +138,7 @@ def daemon_socket(tmp_sockets: Path) -> Iterator[str]:
     model = model.resolve()
     args: List[str] = [
         str(exe), "--socket", str(path), "--model", "tiny=%s,workers=2" % model, "--model-root", str(model.parent),
+        "--default-max-tokens", str(DAEMON_DEFAULT_MAX_TOKENS),
     ]
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -186,6 +186,7 @@ def test_bad_input(client: eagle.Client) -> None:
     # Caught before sending (code EAGLE_E_INVAL).
     local = [
         dict(max_tokens=-1),
+        dict(max_tokens=0),  # libeagle would send it as unset; the daemon refuses an explicit 0
         dict(max_tokens=1 << 32),
         dict(top_k=-5),
         dict(seed=-1),
@@ -208,6 +209,9 @@ def test_bad_input(client: eagle.Client) -> None:
     with pytest.raises(eagle.RequestTooLarge):
         client.generate("a" * 100_000)
     assert client.generate("fine", max_tokens=2).ids
+    # max_tokens None is left unset: fake-eagled's default length, 8 (it refuses an explicit 0).
+    assert len(client.generate("default length").ids) == 8
+    assert len(client.generate("default length", max_tokens=None).ids) == 8
 
 
 def test_connection_faults(fake_socket: str) -> None:

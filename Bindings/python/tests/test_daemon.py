@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple, Type
 import pytest
 
 import eagle
-from conftest import served_model_dir
+from conftest import DAEMON_DEFAULT_MAX_TOKENS, served_model_dir
 
 PROMPTS = [
     "def fibonacci(n):",
@@ -178,6 +178,7 @@ def test_bad_input_while_others_are_served(daemon_socket: str, model: eagle.Mode
                 (eagle.InvalidArgument, dict(tokens=[])),
                 (eagle.InvalidArgument, dict(prompt="")),
                 (eagle.InvalidArgument, dict(prompt="x", max_tokens=-1)),  # local
+                (eagle.InvalidArgument, dict(prompt="x", max_tokens=0)),  # local, like the daemon
             ]
             if not model.has_draft:
                 cases.append((eagle.FailedPrecondition, dict(prompt="x", eagle=True)))
@@ -188,8 +189,11 @@ def test_bad_input_while_others_are_served(daemon_socket: str, model: eagle.Mode
                 print("%s -> %s: %s" % (kw, type(info.value).__name__, info.value.message))
                 with pytest.raises(cls):
                     list(c.stream(**kw))
-            # max_tokens 0 means the daemon's default length, not an error.
-            assert c.generate(prompt="def f():", max_tokens=0).ids
+            # max_tokens left unset (None) is the daemon's default length.
+            unset = c.generate(prompt="def f():", ignore_eos=True)
+            assert len(unset.ids) == DAEMON_DEFAULT_MAX_TOKENS
+            explicit_none = c.generate(prompt="def f():", max_tokens=None, ignore_eos=True)
+            assert explicit_none.ids == unset.ids
             assert c.health().serving
         # The other client was served before, and keeps being served after.
         before = len(served)
