@@ -24,6 +24,8 @@ public final class DaemonServer: Sendable {
     private let connections = Mutex<[UInt64: Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
     private let stopped = DispatchSemaphore(value: 0)
+    /// Whether `drainAndStop` has finished, and the tasks suspended in `stopped()` until then.
+    private let stopWaiters = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
     private let stopping = Atomic<Bool>(false)
 
     public init(service: DaemonService, listener: Listener, logger: Logger, eventLoopThreads: Int = 1) {
@@ -114,6 +116,23 @@ public final class DaemonServer: Sendable {
         try? group.syncShutdownGracefully()
         logger.info("stopped")
         stopped.signal()
+        let waiting = stopWaiters.withLock { state in
+            state.done = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Suspends until `drainAndStop` has finished (without holding a thread).
+    public func stopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let finished = stopWaiters.withLock { state in
+                if !state.done { state.waiting.append(continuation) }
+                return state.done
+            }
+            if finished { continuation.resume() }
+        }
     }
 
     /// Blocks until `drainAndStop` has finished.

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Daemon
-import Dispatch
 import Foundation
 import Inference
 import Logging
+import ServiceLifecycle
 
 /// eagled: serves LLaMA-family models over a Unix socket (see docs/daemon.md).
-struct EagleDaemon: ParsableCommand {
+/// (`@main` rather than a main.swift: ArgumentParser runs an async root command only then.)
+@main
+struct EagleDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eagled",
         abstract: "Serve LLaMA-family models (with EAGLE draft heads) over a Unix socket.",
@@ -36,7 +38,7 @@ struct EagleDaemon: ParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
     @Flag(help: "Check the configuration (file and flags) and exit without serving.") var checkConfig = false
 
-    func run() throws {
+    func run() async throws {
         var settings = try config.map { path throws(ConfigError) in try DaemonConfig.load(path: path) } ?? DaemonConfig()
         if let socket { settings.socket = socket }
         if let socketMode { settings.socketMode = socketMode }
@@ -70,16 +72,16 @@ struct EagleDaemon: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "eagled")
-        try Launcher(config: settings, logger: logger).run()
+        try await Launcher(config: settings, logger: logger).run()
     }
 }
 
-/// Start-up and shutdown around the server.
+/// Start-up around the server; shutdown is the `ServiceGroup`'s (see `ServerService`).
 struct Launcher {
     let config: DaemonConfig
     let logger: Logger
 
-    func run() throws {
+    func run() async throws {
         let notifier = SystemdNotifier()
         logger.info("\(DaemonService.serverVersion): BLAS core \(BLASInfo.coreName), \(BLASInfo.threadCount) BLAS threads")
         let policy = try AccessPolicy(config.access)
@@ -108,29 +110,40 @@ struct Launcher {
             throw ValidationError("cannot listen on \(server.listenDescription): \(error)")
         }
         let timeout = Duration.milliseconds(Int64(config.drainTimeoutSeconds * 1000))
-        let signals = Self.onTerminationSignals {
-            server.drainAndStop(timeout: timeout, notifier: notifier)
-        }
-        server.startWatchdog(notifier)
-        notifier.notify("READY=1\nSTATUS=serving \(registry.count) model(s) on \(server.listenDescription)")
-        logger.info("listening on \(server.listenDescription) with \(registry.count) model(s)")
-        server.waitUntilStopped()
-        withExtendedLifetime(signals) {}
-    }
-
-    /// Runs `stop` once, on its own thread, at the first SIGTERM or SIGINT.
-    static func onTerminationSignals(_ stop: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
-        let queue = DispatchQueue(label: "eagled.signals")
-        return [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                Thread.detachNewThread { stop() }
-            }
-            source.resume()
-            return source
-        }
+        let running = ServerService(server: server, drainTimeout: timeout, notifier: notifier, logger: logger,
+                                    modelCount: registry.count)
+        // The group traps SIGTERM/SIGINT (ignoring their default action) before it starts the
+        // service, so READY is only sent once a signal means a drain, not death.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: running, serviceName: "eagled")],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
     }
 }
 
-EagleDaemon.main()
+/// The listening server as a swift-service-lifecycle `Service`: `run()` reports READY and
+/// returns once the server has stopped. Graceful shutdown (SIGTERM/SIGINT through the group)
+/// or cancellation starts `DaemonServer.drainAndStop`: STOPPING=1, stop accepting, finish or
+/// (after the drain timeout) cancel in-flight work, flush, close. The drain blocks, so it
+/// runs on a thread of its own, never on the concurrency pool; it runs once however often
+/// it is triggered.
+struct ServerService: Service {
+    let server: DaemonServer
+    let drainTimeout: Duration
+    let notifier: SystemdNotifier
+    let logger: Logger
+    let modelCount: Int
+
+    func run() async throws {
+        server.startWatchdog(notifier)
+        notifier.notify("READY=1\nSTATUS=serving \(modelCount) model(s) on \(server.listenDescription)")
+        logger.info("listening on \(server.listenDescription) with \(modelCount) model(s)")
+        let (server, drainTimeout, notifier) = (server, drainTimeout, notifier)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await server.stopped()
+        } onCancelOrGracefulShutdown: {
+            Thread.detachNewThread { server.drainAndStop(timeout: drainTimeout, notifier: notifier) }
+        }
+    }
+}
