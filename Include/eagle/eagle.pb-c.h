@@ -524,6 +524,10 @@ struct  Eagle__V1__ModelList
     , 0,NULL }
 
 
+/*
+ * Streamed tokens. The first chunk is sent as soon as the first token exists; later ones
+ * at most every ~2 ms, each carrying every token finished since the previous chunk.
+ */
 struct  Eagle__V1__GenerateChunk
 {
   ProtobufCMessage base;
@@ -534,7 +538,7 @@ struct  Eagle__V1__GenerateChunk
    */
   char *text;
   /*
-   * tokens this target step produced (EAGLE: accepted + bonus)
+   * tokens the target steps in this chunk produced (EAGLE: accepted + bonus)
    */
   uint32_t accepted;
 };

@@ -22,20 +22,19 @@ struct GenerationRunner: Sendable {
         do {
             let prompt = try plan.promptTokens()
             let generator = try factory.makeGenerator(plan.speculative, for: model)
+            var chunks = ChunkCoalescer()
+            let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
+                var response = Eagle_V1_Response()
+                response.id = id
+                response.chunk = chunk
+                sink.send(response)
+            }
             let result = try generator.generate(prompt: prompt, params: plan.params) { event in
                 if ticket.isCancelled { return .cancel }
-                if plan.stream {
-                    var response = Eagle_V1_Response()
-                    response.id = id
-                    response.chunk = .with {
-                        $0.ids = event.tokens.map { UInt32(bitPattern: $0) }
-                        $0.text = event.text
-                        $0.accepted = UInt32(event.stats.tokenCount)
-                    }
-                    sink.send(response)
-                }
+                if plan.stream, let chunk = chunks.add(event) { sendChunk(chunk) }
                 return .proceed
             }
+            if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)

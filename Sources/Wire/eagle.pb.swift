@@ -842,6 +842,8 @@ public nonisolated struct Eagle_V1_ModelList: Sendable {
   public init() {}
 }
 
+/// Streamed tokens. The first chunk is sent as soon as the first token exists; later ones
+/// at most every ~2 ms, each carrying every token finished since the previous chunk.
 public nonisolated struct Eagle_V1_GenerateChunk: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -852,7 +854,7 @@ public nonisolated struct Eagle_V1_GenerateChunk: Sendable {
   /// complete UTF-8; never a partial character
   public var text: String = String()
 
-  /// tokens this target step produced (EAGLE: accepted + bonus)
+  /// tokens the target steps in this chunk produced (EAGLE: accepted + bonus)
   public var accepted: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
