@@ -44,8 +44,10 @@ public struct StandardGeneratorFactory: GeneratorFactory {
             }
             tree = .staticTree(choices: TreeConfig.mcSim7b63)
         } else {
-            var (depth, topK, total) = (5, 4, 12)
-            if case .dynamic(let d, let k, let t) = TreeConfig.cpuDefault { (depth, topK, total) = (d, k, t) }
+            // The CPU default is a dynamic tree; its fields fill what the request leaves at 0.
+            guard case .dynamic(let depth, let topK, let total) = TreeConfig.cpuDefault else {
+                preconditionFailure("TreeConfig.cpuDefault must be a dynamic tree")
+            }
             tree = .dynamic(depth: options.treeDepth == 0 ? depth : Int(min(options.treeDepth, 1024)),
                             topK: options.treeTopK == 0 ? topK : Int(min(options.treeTopK, 1024)),
                             totalTokens: options.totalTokens == 0 ? total : Int(min(options.totalTokens, 1024)))
