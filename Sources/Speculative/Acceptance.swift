@@ -27,9 +27,9 @@ enum AcceptanceRule {
 /// Greedy: follow the child whose token equals the target's argmax; the bonus is the argmax
 /// where no child matches. Sampling (multi-candidate speculative sampling with
 /// deterministic drafts, as EAGLE-2): at each node, with p the target's processed
-/// distribution, try the children in order: accept child x with probability p(x); on
-/// rejection set p(x) = 0 and renormalise; if every child fails, draw the bonus from what
-/// is left of p. The emitted tokens then follow the target distribution exactly.
+/// distribution, try the children in order: accept child x with probability p(x) / (mass
+/// left in p); on rejection set p(x) = 0; if every child fails, draw the bonus from what
+/// is left of p, renormalised. The emitted tokens then follow the target distribution exactly.
 struct Acceptor {
     private var probabilities: [Float]   // [vocab] p at the current node, updated in place
     var rule = AcceptanceRule.exact
@@ -55,21 +55,24 @@ struct Acceptor {
             let bonus: TokenID? = probabilities.withUnsafeMutableBufferPointer { p in
                 sampler.distribution(logits(node), into: p)
                 let unadjusted = rule == .withoutResidual ? Array(p) : []
+                // p stays unnormalised: `mass` is what the residual still holds, so a
+                // rejection costs O(1) instead of renormalising the vocabulary.
+                var mass: Float = 1
                 for child in tree.children[node] {
                     let x = Int(tree.tokens[child])
                     let px = p[x]
-                    if sampler.nextUnit() < Double(px) {
+                    if sampler.nextUnit() * Double(mass) < Double(px) {
                         node = child
                         return nil
                     }
                     // Residual: the rejected token can no longer be emitted here.
                     p[x] = 0
-                    let rest = 1 - px
-                    if rest > 0 { for j in 0..<p.count { p[j] /= rest } }
+                    mass -= px
                 }
                 if rule == .withoutResidual {
                     return unadjusted.withUnsafeBufferPointer { sampler.draw(from: $0) }
                 }
+                // `draw` normalises by the total, i.e. samples from the residual.
                 return sampler.draw(from: UnsafeBufferPointer(p))
             }
             if let bonus { return Acceptance(path: path, bonus: bonus) }

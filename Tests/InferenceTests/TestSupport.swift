@@ -17,25 +17,6 @@ func goldenJSON(_ name: String) throws -> [String: Any] {
 func ints(_ value: Any?) -> [Int32] { (value as? [NSNumber] ?? []).map { $0.int32Value } }
 func floats(_ value: Any?) -> [Float] { (value as? [NSNumber] ?? []).map { $0.floatValue } }
 
-/// Greedy decoding straight on a session: the smallest loop that exercises the forward pass.
-func greedyTokens(session: InferenceSession, prompt: [TokenID], count: Int) throws -> [TokenID] {
-    var output = try session.prefill(prompt)
-    var tokens: [TokenID] = []
-    for _ in 0..<count {
-        let next = argmax(output.logits(forToken: output.count - 1))
-        tokens.append(next)
-        if tokens.count == count { break }
-        output = try session.forward([next])
-    }
-    return tokens
-}
-
-func argmax(_ values: UnsafeMutableBufferPointer<Float>) -> TokenID {
-    var best = 0
-    for i in values.indices where values[i] > values[best] { best = i }
-    return TokenID(best)
-}
-
 /// Writes a safetensors file from raw parts, for loader error tests.
 func writeSafetensors(header: String, data: [UInt8], to url: URL, declaredLength: UInt64? = nil) throws {
     var bytes = [UInt8]()

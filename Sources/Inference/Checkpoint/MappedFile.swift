@@ -37,9 +37,11 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(mapped)
     }
 
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// Tells the kernel we are done with a byte range (its pages leave our resident set).
     func release(offset: Int, count: Int) {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Self.pageSize
         let start = offset / page * page
         let end = min(size, offset + count)
         guard end > start else { return }

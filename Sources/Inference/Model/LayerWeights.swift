@@ -34,13 +34,11 @@ public struct LayerOptions: Sendable, Equatable {
 /// Offsets of one layer's tensors in a weight arena: reserved first, read once allocated.
 public struct LayerSlots {
     let shape: StackShape
-    let options: LayerOptions
     let norm: Int?, qkv: Int, qkvBias: Int?, output: Int, outputBias: Int?
     let mlpNorm: Int, gateUp: Int, gateUpBias: Int?, down: Int, downBias: Int?
 
     public init(shape s: StackShape, options o: LayerOptions, layout: inout StorageLayout) {
         shape = s
-        options = o
         let d = s.hiddenSize, inter = s.intermediateSize
         norm = o.inputNorm ? layout.reserve(d) : nil
         qkv = layout.reserve(s.qkvWidth * d)

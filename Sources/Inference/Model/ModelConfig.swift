@@ -134,9 +134,6 @@ public struct ModelConfig: Sendable, Equatable {
         return []
     }
 
-    /// Groups of query heads that share one key/value head.
-    public var queriesPerKVHead: Int { headCount / kvHeadCount }
-
     /// Weight parameters (what the forward pass streams per token, plus the embedding).
     public var parameterCount: Int {
         let attention = hiddenSize * headDim * (2 * headCount + 2 * kvHeadCount)
