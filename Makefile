@@ -51,6 +51,7 @@ bench: deps bench-model
 	.build/release/eagle-daemon-bench
 
 bench-model:
+	@bash Tools/install-deps.sh --bench
 	@test -f $(BENCH_DIR)/model.safetensors.index.json || python3 Tools/make_synthetic_checkpoint.py $(BENCH_DIR)
 
 include mk/install.mk

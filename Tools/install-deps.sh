@@ -17,5 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The Python binding's tests: pytest and setuptools for whichever python3 is first on PATH.
-python3 -c "import pytest, setuptools" 2>/dev/null || python3 -m pip install -q pytest setuptools
+# The Python binding's tests: pytest, and setuptools + wheel for building the package
+# without build isolation (a stock Debian/pyenv Python has setuptools 65 but no `wheel`,
+# and then `pip install --no-build-isolation` dies with "invalid command 'bdist_wheel'").
+python3 -c "import pytest, setuptools, wheel" 2>/dev/null || python3 -m pip install -q pytest setuptools wheel
+
+# `make bench` writes a synthetic checkpoint with numpy and verifies it with safetensors.
+if [ "${1:-}" = "--bench" ]; then
+    python3 -c "import numpy, safetensors" 2>/dev/null || python3 -m pip install -q numpy safetensors
+fi

@@ -13,8 +13,11 @@ from conftest import PACKAGE_DIR
 
 def test_pip_install_into_target(tmp_path: Path, fake_socket: str) -> None:
     target = tmp_path / "site"
-    # Without build isolation when setuptools is at hand: then no package index is needed.
-    isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
+    # Without build isolation when setuptools and wheel are at hand (Tools/install-deps.sh
+    # installs both): then no package index is needed. setuptools < 70.1 cannot build a
+    # wheel without the `wheel` package, so with either missing let pip fetch them.
+    local = all(importlib.util.find_spec(m) is not None for m in ("setuptools", "wheel"))
+    isolation = ["--no-build-isolation"] if local else []
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", *isolation, "--no-deps",
          "--target", str(target), str(PACKAGE_DIR)],
