@@ -30,10 +30,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // C kernels the BLAS does not cover well: the skinny (few-row) matrix product.
+        // The engine's kernels: BF16/FP32 linear layers for 1…64 rows and attention, batch
+        // invariant (one fixed summation order per output), on a persistent worker pool.
+        // -ffp-contract=off: the compiler must not fuse or reorder what the order fixes.
         .target(
             name: "CKernels",
-            cSettings: [.unsafeFlags(["-O3"])]
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])],
+            linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]
         ),
         // Tokenizers from tokenizer.json: byte-level BPE, SentencePiece-style BPE, chat templates.
         .target(name: "Tokenization"),

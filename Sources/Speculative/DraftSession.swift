@@ -39,14 +39,14 @@ final class DraftSession {
         let embedding = target.weights.embedding
         for i in 0..<n {
             let row = input.pointer + i * 2 * d
-            row.update(from: embedding + Int(tokens[i]) * d, count: d)
+            embedding.copyRow(Int(tokens[i]), into: row)
             (row + d).update(from: feature(i), count: d)
         }
-        linear(input.pointer, rows: n, inputs: 2 * d, weight: head.fc, outputs: d, into: x.pointer)
+        linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
         addBias(head.fcBias, to: x.pointer, rows: n, width: d)
         stack.run(x.pointer, count: n, positions: positions, mask: mask)
         if withLogits {
-            linear(x.pointer, rows: n, inputs: d, weight: target.weights.lmHead, outputs: target.config.vocabSize, into: logits.pointer)
+            linear(x.pointer, rows: n, weight: target.weights.lmHead, into: logits.pointer)
         }
     }
 

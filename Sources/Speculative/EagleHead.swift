@@ -17,8 +17,9 @@ public final class EagleHead: @unchecked Sendable {
     public let shape: StackShape
     /// Which file the weights came from.
     public let weightsFile: String
-    let storage: FloatBuffer
-    public let fc: UnsafeMutablePointer<Float>       // [hidden × 2·hidden]
+    /// Owns the head's weights; its dtype is the target's.
+    public let store: WeightStore
+    public let fc: WeightMatrix                      // [hidden × 2·hidden]
     public let fcBias: UnsafeMutablePointer<Float>?  // [hidden]
     public let layer: LayerWeights
     public let rope: RopeTable
@@ -48,23 +49,17 @@ public final class EagleHead: @unchecked Sendable {
             qkvBias: reader.contains(prefix + "layers.0.self_attn.q_proj.bias"),
             outputBias: reader.contains(prefix + "layers.0.self_attn.o_proj.bias"),
             mlpBias: reader.contains(prefix + "layers.0.mlp.gate_proj.bias"))
-        var layout = StorageLayout()
-        let fcAt = layout.reserve(d * 2 * d)
-        let fcBiasAt = hasFCBias ? layout.reserve(d) : nil
-        let slots = LayerSlots(shape: shape, options: options, layout: &layout)
-        storage = FloatBuffer(count: layout.total)
-        let base = storage.pointer
-        try reader.read(prefix + "fc.weight", shape: [d, 2 * d], into: base + fcAt)
-        if let b = fcBiasAt { try reader.read(prefix + "fc.bias", shape: [d], into: base + b) }
-        layer = try slots.read(from: reader, prefix: prefix + "layers.0.", base: base)
-        fc = base + fcAt
-        fcBias = fcBiasAt.map { base + $0 }
+        store = WeightStore(dtype: target.dtype)
+        let fcData = try store.matrix(reader, prefix + "fc.weight", rows: d, columns: 2 * d)
+        fc = WeightMatrix(blocks: [(fcData, d)], inputs: 2 * d, dtype: target.dtype)
+        fcBias = hasFCBias ? try store.vector(reader, prefix + "fc.bias", count: d) : nil
+        layer = try LayerWeights(from: reader, prefix: prefix + "layers.0.", shape: shape, options: options, store: store)
         rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling,
                          positions: target.contextLength)
     }
 
-    /// Bytes of FP32 weights held.
-    public var byteCount: Int { storage.byteCount }
+    /// Bytes of weights held (the target's dtype).
+    public var byteCount: Int { store.byteCount }
 
     /// `model.safetensors` if present, else `pytorch_model.bin` (read by a restricted
     /// unpickler that only rebuilds tensors).

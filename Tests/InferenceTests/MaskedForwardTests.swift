@@ -91,12 +91,14 @@ import Tokenization
         let session = model.makeSession(maxBatch: 16)
         let out = try session.forward(prefix, logits: .all)
         let d = model.config.hiddenSize
+        var row = [Float](repeating: 0, count: d)
         for t in [0, prefix.count - 1] {
             let h = out.hidden(forToken: t)
             var worst: Float = 0
             for v in 0..<model.config.vocabSize {
+                model.weights.lmHead.copyRow(v, into: &row)
                 var dot: Float = 0
-                for j in 0..<d { dot += h[j] * model.weights.lmHead[v * d + j] }
+                for j in 0..<d { dot += h[j] * row[j] }
                 worst = max(worst, abs(dot - out.logits(forToken: t)[v]))
             }
             #expect(worst < 1e-4)

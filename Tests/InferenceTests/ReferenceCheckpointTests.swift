@@ -4,17 +4,29 @@ import Testing
 
 /// Tiny random checkpoints covering loader and architecture options the fixture model does
 /// not use (F16, sharding, tied embeddings, biases, llama3 rope scaling, qwen2, head_dim),
-/// compared with logits from transformers (Tools/make_reference_checkpoints.py).
+/// compared with logits from transformers (Tools/make_reference_checkpoints.py), in both
+/// dtypes: `f32` against transformers in FP32, `bf16` against transformers with every weight
+/// rounded to bf16 and computed in FP32 (Tools/make_bf16_goldens.py).
 @Suite struct ReferenceCheckpointTests {
-    /// FP32 on both sides; differences come only from summation order in BLAS and
-    /// transcendental functions. Logits here are O(1–10); observed max |Δ| is 1.3e-6, so
-    /// 1e-4 is ~100× margin and far below any gap that would change an argmax we test.
+    /// The same weights and FP32 arithmetic on both sides; differences come only from
+    /// summation order and transcendental functions. Logits here are O(1–10); observed max
+    /// |Δ| is 1.4e-6 (f32) and 1.1e-6 (bf16, own kernels), so 1e-4 is a ~70× margin and far below any gap
+    /// that would change an argmax we test. (Rounding the weights to bf16 moves these logits
+    /// by up to 0.0135, so the bf16 goldens are a different test, not a looser one.)
     static let tolerance: Float = 1e-4
 
-    @Test(arguments: ["tiny-llama3-f16-sharded", "tiny-qwen2-f32"])
-    func logitsMatchTransformers(name: String) throws {
-        let golden = try goldenJSON("reference-\(name).json")
-        let model = try LlamaModel(directory: fixtureModel(name))
+    static let cases: [(String, WeightDType)] = ["tiny-llama3-f16-sharded", "tiny-qwen2-f32"].flatMap { name in
+        WeightDType.allCases.map { (name, $0) }
+    }
+
+    func golden(_ name: String, _ dtype: WeightDType) throws -> [String: Any] {
+        try goldenJSON(dtype == .f32 ? "reference-\(name).json" : "reference-\(name)-bf16.json")
+    }
+
+    @Test(arguments: cases)
+    func logitsMatchTransformers(name: String, dtype: WeightDType) throws {
+        let golden = try golden(name, dtype)
+        let model = try LlamaModel(directory: fixtureModel(name), dtype: dtype)
         let session = model.makeSession(maxBatch: 32)
         let prompt = ints(golden["prompt"])
         let output = try session.forward(prompt, logits: .all)
@@ -25,13 +37,13 @@ import Testing
             let actual = output.logits(forToken: i)
             for (j, value) in row.enumerated() { worst = max(worst, abs(actual[j] - value)) }
         }
-        #expect(worst < Self.tolerance, "max |Δlogit| = \(worst)")
+        #expect(worst < Self.tolerance, "\(dtype): max |Δlogit| = \(worst)")
     }
 
-    @Test(arguments: ["tiny-llama3-f16-sharded", "tiny-qwen2-f32"])
-    func greedyMatchesTransformers(name: String) throws {
-        let golden = try goldenJSON("reference-\(name).json")
-        let model = try LlamaModel(directory: fixtureModel(name))
+    @Test(arguments: cases)
+    func greedyMatchesTransformers(name: String, dtype: WeightDType) throws {
+        let golden = try golden(name, dtype)
+        let model = try LlamaModel(directory: fixtureModel(name), dtype: dtype)
         let expected = ints(golden["greedy"])
         // The goldens were generated without an EOS (eos_token_id=None).
         let params = GenerationParams(maxTokens: expected.count, ignoreEOS: true)

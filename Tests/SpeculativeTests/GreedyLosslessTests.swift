@@ -90,9 +90,13 @@ import Tokenization
         #expect(fromBin.weightsFile.hasSuffix("pytorch_model.bin"))
         #expect(fromSafetensors.weightsFile.hasSuffix("model.safetensors"))
         #expect(fromBin.byteCount == fromSafetensors.byteCount)
-        let count = fromBin.byteCount / MemoryLayout<Float>.stride
-        let a = UnsafeBufferPointer(start: fromBin.fc, count: count)
-        let b = UnsafeBufferPointer(start: fromSafetensors.fc, count: count)
-        #expect(a.elementsEqual(b))
+        func same(_ a: WeightMatrix, _ b: WeightMatrix) -> Bool {
+            a.outputs == b.outputs && (0..<a.outputs).allSatisfy { a.row($0) == b.row($0) }
+        }
+        #expect(same(fromBin.fc, fromSafetensors.fc))
+        let (x, y) = (fromBin.layer, fromSafetensors.layer)
+        #expect(same(x.qkv, y.qkv) && same(x.output, y.output) && same(x.gateUp, y.gateUp) && same(x.down, y.down))
+        let d = model.config.hiddenSize
+        #expect(Array(UnsafeBufferPointer(start: x.mlpNorm, count: d)) == Array(UnsafeBufferPointer(start: y.mlpNorm, count: d)))
     }
 }

@@ -16,7 +16,8 @@ import Tokenization
     let prompts: [[String: Any]]
 
     init() throws {
-        model = try LlamaModel(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd"))
+        // FP32: the reference runs the head's F16 weights in FP32 (bf16 would round them).
+        model = try LlamaModel(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd"), dtype: .f32)
         head = try EagleHead(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle"), target: model)
         let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/eagle-head-tiny-pystd.json"))
         let golden = try JSONSerialization.jsonObject(with: data) as! [String: Any]

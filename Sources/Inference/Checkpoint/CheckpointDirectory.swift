@@ -66,4 +66,10 @@ public final class CheckpointDirectory: Sendable {
         guard let i = location[name] else { throw .missingTensor(name: name, directory: directory.path) }
         try files[i].read(name, expectedShape: shape, into: destination)
     }
+
+    /// Tensor `name` in its shard's memory map when stored as `dtype` (see `TensorReader`).
+    public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
+        guard let i = location[name] else { throw .missingTensor(name: name, directory: directory.path) }
+        return try files[i].inPlace(name, expectedShape: shape, dtype: dtype)
+    }
 }

@@ -6,6 +6,13 @@ public protocol TensorReader {
     func contains(_ name: String) -> Bool
     /// Converts tensor `name` to `Float` into `destination`, checking its shape.
     func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError)
+    /// Where tensor `name` lies in a memory map, when it is stored as `dtype` with `shape`
+    /// and suitably aligned: then it can be used in place. Nil when it must be converted.
+    func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer?
+}
+
+extension TensorReader {
+    public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? { nil }
 }
 
 extension CheckpointDirectory: TensorReader {
@@ -14,6 +21,9 @@ extension CheckpointDirectory: TensorReader {
 
 extension SafetensorsFile: TensorReader {
     public var sourcePath: String { path }
+    public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
+        try inPlace(name, expectedShape: shape, dtype: dtype)
+    }
     public func contains(_ name: String) -> Bool { tensors[name] != nil }
     public func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
         try read(name, expectedShape: shape, into: destination)

@@ -1,4 +1,4 @@
-import COpenBLAS
+import CKernels
 import Foundation
 
 /// The dimensions a stack of LLaMA decoder layers needs.
@@ -42,9 +42,7 @@ public final class DecoderStack {
     private let attention: FloatBuffer  // [maxBatch × heads·headDim]
     private let gateUp: FloatBuffer     // [maxBatch × 2·intermediate]
     private let activation: FloatBuffer // [maxBatch × intermediate]
-    private let groupQueries: FloatBuffer // [queriesPerKV·maxBatch × headDim]
-    private let scores: FloatBuffer     // [queriesPerKV·maxBatch × capacity]
-    private let groupOutput: FloatBuffer // [queriesPerKV·maxBatch × headDim]
+    private let scores: FloatBuffer     // [pool threads × capacity] one attention score row per worker
     private var defaultPositions: [Int32] // [maxBatch]
 
     public init(shape: StackShape, layers: [LayerWeights], rope: RopeTable, capacity: Int, maxBatch: Int) {
@@ -53,21 +51,18 @@ public final class DecoderStack {
         self.rope = rope
         self.maxBatch = maxBatch
         cache = KVCache(layerCount: layers.count, kvHeadCount: shape.kvHeadCount, headDim: shape.headDim, capacity: capacity)
-        let groupRows = shape.queriesPerKVHead * maxBatch
         xn = FloatBuffer(count: maxBatch * shape.hiddenSize)
         qkv = FloatBuffer(count: maxBatch * shape.qkvWidth)
         attention = FloatBuffer(count: maxBatch * shape.qWidth)
         gateUp = FloatBuffer(count: maxBatch * 2 * shape.intermediateSize)
         activation = FloatBuffer(count: maxBatch * shape.intermediateSize)
-        groupQueries = FloatBuffer(count: groupRows * shape.headDim)
-        scores = FloatBuffer(count: groupRows * capacity)
-        groupOutput = FloatBuffer(count: groupRows * shape.headDim)
+        scores = FloatBuffer(count: KernelInfo.threads * capacity)
         defaultPositions = [Int32](repeating: 0, count: maxBatch)
     }
 
     /// Bytes of cache and scratch held.
     public var byteCount: Int {
-        cache.byteCount + [xn, qkv, attention, gateUp, activation, groupQueries, scores, groupOutput].reduce(0) { $0 + $1.byteCount }
+        cache.byteCount + [xn, qkv, attention, gateUp, activation, scores].reduce(0) { $0 + $1.byteCount }
     }
 
     /// Checks a pass of `n` new tokens before anything is written.
@@ -116,7 +111,7 @@ public final class DecoderStack {
             } else {
                 xn.pointer.update(from: x, count: n * d)
             }
-            linear(xn.pointer, rows: n, inputs: d, weight: layer.qkv, outputs: s.qkvWidth, into: qkv.pointer)
+            linear(xn.pointer, rows: n, weight: layer.qkv, into: qkv.pointer)
             addBias(layer.qkvBias, to: qkv.pointer, rows: n, width: s.qkvWidth)
             for i in 0..<n {
                 let row = qkv.pointer + i * s.qkvWidth, p = Int(positions[i])
@@ -128,65 +123,47 @@ public final class DecoderStack {
                 }
             }
             attend(layer: l, newTokens: n, past: past, mask: mask)
-            linear(attention.pointer, rows: n, inputs: s.qWidth, weight: layer.output, outputs: d, into: x, accumulate: true)
+            linear(attention.pointer, rows: n, weight: layer.output, into: x, accumulate: true)
             addBias(layer.outputBias, to: x, rows: n, width: d)
 
             rmsNorm(x, weight: layer.mlpNorm, into: xn.pointer, rows: n, width: d, eps: s.rmsNormEps)
-            linear(xn.pointer, rows: n, inputs: d, weight: layer.gateUp, outputs: 2 * inter, into: gateUp.pointer)
+            linear(xn.pointer, rows: n, weight: layer.gateUp, into: gateUp.pointer)
             addBias(layer.gateUpBias, to: gateUp.pointer, rows: n, width: 2 * inter)
             swiGLU(gateUp.pointer, into: activation.pointer, rows: n, width: inter)
-            linear(activation.pointer, rows: n, inputs: inter, weight: layer.down, outputs: d, into: x, accumulate: true)
+            linear(activation.pointer, rows: n, weight: layer.down, into: x, accumulate: true)
             addBias(layer.downBias, to: x, rows: n, width: d)
         }
     }
 
-    /// Scaled dot-product attention of the new tokens over cache rows 0..<past+n.
-    ///
-    /// The query heads sharing one KV head are gathered into one matrix
-    /// [queriesPerKV·n × headDim] so each KV head costs two GEMMs (GEMVs for a single row).
+    /// Scaled dot-product attention of the new tokens over cache rows 0..<past+n, one kernel
+    /// task per (token, head): see `Sources/CKernels/attention.c` (masked keys skipped, keys
+    /// in cache order, so a token's output does not depend on the rest of the pass).
     private func attend(layer l: Int, newTokens n: Int, past: Int, mask: AttentionMask?) {
-        let s = shape, hd = s.headDim, group = s.queriesPerKVHead
-        let keysTotal = past + n, rowsTotal = group * n
-        let scale = 1 / Float(hd).squareRoot()
-        let q = groupQueries.pointer, sc = scores.pointer, o = groupOutput.pointer
-        for g in 0..<s.kvHeadCount {
-            for r in 0..<group {
-                for i in 0..<n {
-                    let src = qkv.pointer + i * s.qkvWidth + (g * group + r) * hd, dst = q + (r * n + i) * hd
-                    for j in 0..<hd { dst[j] = src[j] * scale }
-                }
-            }
-            let keys = cache.keyRows(layer: l, head: g), values = cache.valueRows(layer: l, head: g)
-            if rowsTotal == 1 {
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(keysTotal), Int32(hd), 1, keys, Int32(hd), q, 1, 0, sc, 1)
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rowsTotal), Int32(keysTotal), Int32(hd), 1,
-                            q, Int32(hd), keys, Int32(hd), 0, sc, Int32(keysTotal))
-            }
-            for row in 0..<rowsTotal {
-                let i = row % n, sr = sc + row * keysTotal
-                if let mask {
-                    for j in mask.start..<keysTotal where !mask.isAllowed(row: i, column: j - mask.start) {
-                        sr[j] = -.infinity
-                    }
-                    softmax(sr, count: keysTotal)
-                } else {
-                    let visible = past + i + 1
-                    softmax(sr, count: visible)
-                    for j in visible..<keysTotal { sr[j] = 0 }
-                }
-            }
-            if rowsTotal == 1 {
-                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(keysTotal), Int32(hd), 1, values, Int32(hd), sc, 1, 0, o, 1)
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rowsTotal), Int32(hd), Int32(keysTotal), 1,
-                            sc, Int32(keysTotal), values, Int32(hd), 0, o, Int32(hd))
-            }
-            for r in 0..<group {
-                for i in 0..<n {
-                    (attention.pointer + i * s.qWidth + (g * group + r) * hd).update(from: o + (r * n + i) * hd, count: hd)
-                }
-            }
+        let s = shape
+        var a = eagle_attention()
+        a.q = UnsafePointer(qkv.pointer)
+        a.q_stride = Int32(s.qkvWidth)
+        a.out = attention.pointer
+        a.out_stride = Int32(s.qWidth)
+        a.keys = UnsafePointer(cache.keyRows(layer: l, head: 0))
+        a.values = UnsafePointer(cache.valueRows(layer: l, head: 0))
+        a.capacity = Int32(cache.capacity)
+        a.n = Int32(n)
+        a.past = Int32(past)
+        a.heads = Int32(s.headCount)
+        a.kv_heads = Int32(s.kvHeadCount)
+        a.head_dim = Int32(s.headDim)
+        a.scale = 1 / Float(s.headDim).squareRoot()
+        a.scratch = scores.pointer
+        guard let mask else {
+            eagle_attention_run(&a)
+            return
+        }
+        mask.allowed.withUnsafeBytes { allowed in
+            a.allowed = allowed.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            a.mask_start = Int32(mask.start)
+            a.mask_columns = Int32(mask.columns)
+            eagle_attention_run(&a)
         }
     }
 }

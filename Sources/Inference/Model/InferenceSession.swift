@@ -1,4 +1,3 @@
-import COpenBLAS
 import Foundation
 import Tokenization
 
@@ -84,7 +83,7 @@ public final class InferenceSession {
             throw .tokenOutOfRange(token: t, vocabularySize: c.vocabSize)
         }
         for i in 0..<n {
-            (x.pointer + i * d).update(from: model.weights.embedding + Int(tokens[i]) * d, count: d)
+            model.weights.embedding.copyRow(Int(tokens[i]), into: x.pointer + i * d)
         }
         stack.run(x.pointer, count: n, positions: positions, mask: mask)
         rmsNorm(x.pointer, weight: model.weights.finalNorm, into: hidden.pointer, rows: n, width: d, eps: c.rmsNormEps)
@@ -93,10 +92,10 @@ public final class InferenceSession {
         case .none: break
         case .last:
             first = n - 1
-            linear(hidden.pointer + first * d, rows: 1, inputs: d, weight: model.weights.lmHead, outputs: c.vocabSize, into: logits.pointer)
+            linear(hidden.pointer + first * d, rows: 1, weight: model.weights.lmHead, into: logits.pointer)
         case .all:
             first = 0
-            linear(hidden.pointer, rows: n, inputs: d, weight: model.weights.lmHead, outputs: c.vocabSize, into: logits.pointer)
+            linear(hidden.pointer, rows: n, weight: model.weights.lmHead, into: logits.pointer)
         }
         return ForwardOutput(session: self, count: n, vocabularySize: c.vocabSize, hiddenSize: d, logitsBase: logits.pointer,
                              firstLogitsToken: first, hiddenBase: hidden.pointer)

@@ -1,7 +1,7 @@
 import Foundation
 import Tokenization
 
-/// A loaded LLaMA-family model: configuration, FP32 weights and rotary tables.
+/// A loaded LLaMA-family model: configuration, weights (BF16 by default) and rotary tables.
 ///
 /// Immutable and shared: any number of `InferenceSession`s (one per request) run on it
 /// concurrently, each with its own KV cache and scratch buffers.
@@ -9,6 +9,7 @@ public final class LlamaModel: Sendable {
     public let directory: URL
     public let config: ModelConfig
     public let weights: LlamaWeights
+    public var dtype: WeightDType { weights.dtype }
     public let rope: RopeTable
     /// Longest sequence a session can hold (KV cache rows and rotary positions).
     public let contextLength: Int
@@ -17,11 +18,13 @@ public final class LlamaModel: Sendable {
     /// for gigabytes of KV cache per session unless the operator says so.
     public static let defaultContextCap = 4096
 
-    public init(directory: URL, contextLength: Int? = nil) throws(CheckpointError) {
+    /// Loads `directory` with its matrices held as `dtype` (BF16: in place when the checkpoint
+    /// stores BF16; FP32: for exact comparison with transformers in FP32).
+    public init(directory: URL, contextLength: Int? = nil, dtype: WeightDType = .bf16) throws(CheckpointError) {
         self.directory = directory
         config = try ModelConfig.load(directory: directory)
         let checkpoint = try CheckpointDirectory(directory: directory)
-        weights = try LlamaWeights(config: config, checkpoint: checkpoint)
+        weights = try LlamaWeights(config: config, checkpoint: checkpoint, dtype: dtype)
         let length = min(contextLength ?? Self.defaultContextCap, config.maxPositions)
         guard length > 0 else {
             throw .invalidConfig(file: directory.appendingPathComponent("config.json").path, detail: "context length must be positive")

@@ -72,7 +72,8 @@ public struct ModelConfig: Sendable, Equatable {
         let heads = try reader.int("num_attention_heads")
         let kvHeads = try reader.int("num_key_value_heads", default: heads)
         let headDim = try reader.int("head_dim", default: heads > 0 ? hidden / heads : 0)
-        guard hidden > 0, heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0, headDim % 2 == 0 else {
+        guard hidden > 0, heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0, headDim % 2 == 0,
+              headDim <= 512 else {
             throw .invalidConfig(file: file, detail: "inconsistent attention shape: hidden_size \(hidden), heads \(heads), kv heads \(kvHeads), head_dim \(headDim)")
         }
         let rope = (json["rope_parameters"] as? [String: Any]) ?? (json["rope_scaling"] as? [String: Any])
