@@ -1,6 +1,11 @@
 /* A persistent worker pool: threads start once and wait for jobs, spinning briefly (a decode
  * step issues a job every few hundred microseconds) and then sleeping on a condition
- * variable. One job at a time; a caller that finds the pool busy runs its tasks alone. */
+ * variable. One job at a time; a caller that finds the pool busy runs its tasks alone.
+ *
+ * Tasks are claimed from one 64-bit word (job number | tasks | next task), so a helper that
+ * wakes late — descheduled on a loaded machine — claims nothing from a finished job, and the
+ * caller waits only for tasks that were claimed, never for a helper that has not shown up:
+ * the caller runs whatever nobody else took. Results never depend on who ran a task. */
 #define _GNU_SOURCE
 #include "ckernels.h"
 
@@ -19,48 +24,58 @@
 
 enum { max_threads = 256, spin_rounds = 20000 };
 
+/* claim word: bits 48–63 job number, 24–47 task count, 0–23 next task. */
+#define JOB(w) ((uint32_t)((w) >> 48))
+#define TASKS(w) ((uint32_t)(((w) >> 24) & 0xffffff))
+#define NEXT(w) ((uint32_t)((w) & 0xffffff))
+enum { max_tasks = 0xffffff };
+
 static struct {
     int threads;                       /* including the caller */
     pthread_mutex_t busy;              /* held by the caller whose job runs */
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
-    atomic_uint generation;            /* bumped per job */
+    _Atomic uint64_t claim;
     atomic_int sleepers;
-    atomic_int next_task;
-    atomic_int unfinished;             /* helper threads still inside the current job */
-    int tasks;
-    void (*task)(void *, int, int);
+    atomic_int done;                   /* tasks of the current job finished */
+    void (*task)(void *, int, int);    /* stable while any task of the job is unfinished */
     void *context;
 } pool = { .busy = PTHREAD_MUTEX_INITIALIZER, .sleep_lock = PTHREAD_MUTEX_INITIALIZER,
            .wake = PTHREAD_COND_INITIALIZER };
 
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 
-static void run_tasks(int worker) {
-    int t;
-    while ((t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed)) < pool.tasks)
-        pool.task(pool.context, t, worker);
+/* Claims and runs tasks of job `job` until none are left. */
+static void run_tasks(uint32_t job, int worker) {
+    uint64_t w = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    for (;;) {
+        if (JOB(w) != job || NEXT(w) >= TASKS(w)) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.claim, &w, w + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        pool.task(pool.context, (int)NEXT(w), worker);
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        w = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    }
 }
 
 static void *helper_main(void *arg) {
     int worker = (int)(intptr_t)arg;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
-        for (int i = 0; g == seen && i < spin_rounds; i++) {
+        uint32_t job = JOB(atomic_load_explicit(&pool.claim, memory_order_acquire));
+        for (int i = 0; job == seen && i < spin_rounds; i++) {
             cpu_relax();
-            g = atomic_load_explicit(&pool.generation, memory_order_acquire);
+            job = JOB(atomic_load_explicit(&pool.claim, memory_order_acquire));
         }
-        if (g == seen) {
+        if (job == seen) {
             pthread_mutex_lock(&pool.sleep_lock);
             atomic_fetch_add(&pool.sleepers, 1);
-            while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+            while ((job = JOB(atomic_load(&pool.claim))) == seen) pthread_cond_wait(&pool.wake, &pool.sleep_lock);
             atomic_fetch_sub(&pool.sleepers, 1);
             pthread_mutex_unlock(&pool.sleep_lock);
         }
-        seen = g;
-        run_tasks(worker);
-        atomic_fetch_sub_explicit(&pool.unfinished, 1, memory_order_release);
+        seen = job;
+        run_tasks(job, worker);
     }
     return NULL;
 }
@@ -101,23 +116,23 @@ int eagle_pool_threads(void) {
 void eagle_pool_run(void (*task)(void *, int, int), void *context, int tasks) {
     pthread_once(&started, start_pool);
     if (tasks <= 0) return;
-    if (tasks == 1 || pool.threads == 1 || pthread_mutex_trylock(&pool.busy) != 0) {
+    if (tasks == 1 || tasks > max_tasks || pool.threads == 1 || pthread_mutex_trylock(&pool.busy) != 0) {
         for (int t = 0; t < tasks; t++) task(context, t, 0);
         return;
     }
     pool.task = task;
     pool.context = context;
-    pool.tasks = tasks;
-    atomic_store_explicit(&pool.next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.unfinished, pool.threads - 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_seq_cst);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint32_t job = (JOB(atomic_load_explicit(&pool.claim, memory_order_relaxed)) + 1) & 0xffff;
+    if (job == 0) job = 1;  /* helpers start having seen job 0 */
+    atomic_store_explicit(&pool.claim, ((uint64_t)job << 48) | ((uint64_t)tasks << 24), memory_order_seq_cst);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.sleep_lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.sleep_lock);
     }
-    run_tasks(0);
-    for (int i = 0; atomic_load_explicit(&pool.unfinished, memory_order_acquire) != 0; i++) {
+    run_tasks(job, 0);
+    for (int i = 0; atomic_load_explicit(&pool.done, memory_order_acquire) != tasks; i++) {
         if (i < spin_rounds) cpu_relax(); else sched_yield();
     }
     pthread_mutex_unlock(&pool.busy);

@@ -19,13 +19,16 @@ struct BatchBench: ParsableCommand {
     @Option(help: "Repetitions per size (median reported).")
     var repetitions = 15
 
+    @Option(help: "Weight dtype: bf16 or f32.")
+    var dtype: WeightDType = .bf16
+
     func run() throws {
-        let loaded = try LlamaModel(directory: URL(fileURLWithPath: model), contextLength: 1024)
+        let loaded = try LlamaModel(directory: URL(fileURLWithPath: model), contextLength: 1024, dtype: dtype)
         let session = loaded.makeSession(maxBatch: 64)
         var random = RandomSource(seed: 3)
         let context = (0..<256).map { _ in TokenID(random.next() % UInt64(loaded.config.vocabSize)) }
         _ = try session.prefill(context)
-        print("eagle-bench batch — \(model), OpenBLAS core \(BLASInfo.coreName), context 256, median of \(repetitions)")
+        print("eagle-bench batch — \(model), \(dtype.rawValue), \(KernelInfo.summary), context 256, median of \(repetitions)")
         let clock = ContinuousClock()
         var base = 0.0
         for n in sizes.split(separator: ",").compactMap({ Int($0) }) where n <= 64 {
@@ -39,7 +42,8 @@ struct BatchBench: ParsableCommand {
             }
             let t = median(times)
             if n == 1 { base = t }
-            print(String(format: "n = %2d: %8.3f ms  (%.2f× n=1, %.3f ms per token)", n, t * 1e3, base > 0 ? t / base : 1, t * 1e3 / Double(n)))
+            let gflops = 2 * Double(loaded.config.parameterCount) * Double(n) / t / 1e9
+            print(String(format: "n = %2d: %8.3f ms  (%.2f× n=1, %.3f ms per token, %.1f GFLOP/s)", n, t * 1e3, base > 0 ? t / base : 1, t * 1e3 / Double(n), gflops))
         }
     }
 }

@@ -36,15 +36,18 @@ struct SpeculativeBench: ParsableCommand {
     @Option(help: "Use only the first N prompts (0 = all).")
     var limit = 0
 
+    @Option(help: "Weight dtype of target and head: bf16 or f32.")
+    var dtype: WeightDType = .bf16
+
     func run() throws {
         let directory = URL(fileURLWithPath: model)
-        let target = try LlamaModel(directory: directory)
+        let target = try LlamaModel(directory: directory, dtype: dtype)
         let tokenizer = try Tokenizer.load(directory: directory)
         let head = try EagleHead(directory: URL(fileURLWithPath: draft), target: target)
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: prompts)))
         let encoded = (limit > 0 ? Array(texts.prefix(limit)) : texts).map { tokenizer.encode($0) }
         let params = GenerationParams(maxTokens: maxTokens, sampling: SamplingParams(temperature: temperature, seed: 1), ignoreEOS: true)
-        print("eagle-bench eagle — \(model), OpenBLAS core \(BLASInfo.coreName); \(encoded.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
+        print("eagle-bench eagle — \(model), \(dtype.rawValue), \(KernelInfo.summary); \(encoded.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
         print("head: \(head.weightsFile)")
         var configs: [(String, TreeConfig)] = [
             ("EAGLE-1 static mc_sim_7b_63", .staticTree(choices: TreeConfig.mcSim7b63)),
