@@ -1,6 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The engine is optimized in debug builds too: the test suite runs real generation (long
+// greedy-lossless runs) and an unoptimized forward pass is ~20× slower.
+let engineSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-O"], .when(configuration: .debug)),
+]
+
 let package = Package(
     name: "eagled",
     platforms: [.macOS(.v14)],
@@ -44,13 +51,13 @@ let package = Package(
         .target(
             name: "Inference",
             dependencies: ["COpenBLAS", "CKernels", "Tokenization"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: engineSwiftSettings
         ),
         // EAGLE: draft heads, draft trees, tree verification and acceptance, the speculative generator.
         .target(
             name: "Speculative",
             dependencies: ["Inference", "Tokenization"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: engineSwiftSettings
         ),
         .executableTarget(
             name: "eagle-generate",

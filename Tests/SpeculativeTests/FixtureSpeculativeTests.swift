@@ -51,6 +51,28 @@ import Tokenization
         #expect(stops.contains(.maxTokens))
     }
 
+    /// The guarantee, on long runs: with batch-invariant kernels a token's logits do not
+    /// depend on how many tokens shared its pass or on the tree mask, so greedy EAGLE equals
+    /// plain greedy for every prompt and length, not only where no near-tie occurs. 20 prompts
+    /// × 512 tokens (no EOS), per tree.
+    @Test(arguments: [TreeConfig.cpuDefault, .dynamic(depth: 4, topK: 4, totalTokens: 16)])
+    func greedyEqualsPlainOnLongRuns(tree: TreeConfig) throws {
+        let plain = PlainGenerator(model: model, tokenizer: nil)
+        let eagle = SpeculativeGenerator(model: model, head: head, tokenizer: nil, tree: tree)
+        let params = GenerationParams(maxTokens: 512, ignoreEOS: true)
+        var tokens = 0, steps = 0
+        for (i, prompt) in prompts.prefix(20).enumerated() {
+            let expected = try plain.generate(prompt: prompt, params: params) { _ in .proceed }
+            let result = try eagle.generate(prompt: prompt, params: params) { _ in .proceed }
+            #expect(expected.tokens.count == 512)
+            let firstDifference = zip(result.tokens, expected.tokens).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+            #expect(result.tokens == expected.tokens, "prompt \(i): first difference at token \(firstDifference.map(String.init) ?? "end")")
+            tokens += result.tokens.count
+            steps += result.steps
+        }
+        #expect(Double(tokens) / Double(steps) > 1.5)
+    }
+
     @Test func greedyStopsAtEOSAndStopStringsLikePlain() throws {
         // Ask for an EOS the model actually produces: the token that ends a continuation.
         let prompt = prompts[3]
