@@ -26,8 +26,6 @@ static void range_c(const void *w, int dtype, int K, const float *x, int n, floa
 
 #if defined(__x86_64__)
 
-enum { prefetch_ahead = 512 }; /* elements */
-
 /// R input rows × O weight rows; R, O and dtype are constants after inlining, so the
 /// accumulator arrays live in registers.
 AVX2 static inline __attribute__((always_inline)) void block_avx2(
@@ -37,11 +35,13 @@ AVX2 static inline __attribute__((always_inline)) void block_avx2(
     for (int r = 0; r < R; r++)
         for (int o = 0; o < O; o++) lo[r][o] = hi[r][o] = _mm256_setzero_ps();
     const int K16 = K & ~15;
+    /* The next block's weight rows (contiguous after these O rows) are prefetched as this
+     * block runs, spread over its iterations: the hardware prefetcher stops at page
+     * boundaries, and a BF16 row of 2048 is exactly one 4 KiB page. */
+    const char *next = w + O * row_bytes;
+    const int step_bytes = O * 16 * (dtype == EAGLE_BF16 ? 2 : 4);
     for (int k = 0; k < K16; k += 16) {
-        /* Software prefetch: each weight row is its own stream, and the hardware prefetcher
-         * stops at page boundaries (a BF16 row of 2048 is one 4 KiB page). */
-        if ((k & 31) == 0)
-            for (int o = 0; o < O; o++) _mm_prefetch(w + o * row_bytes + (k + prefetch_ahead) * (dtype == EAGLE_BF16 ? 2 : 4), _MM_HINT_T0);
+        for (int b = 0; b < step_bytes; b += 64) _mm_prefetch(next + (long)k / 16 * step_bytes + b, _MM_HINT_T0);
         for (int o = 0; o < O; o++) {
             const __m256 wl = load8_weights(w + o * row_bytes, dtype, k);
             const __m256 wh = load8_weights(w + o * row_bytes, dtype, k + 8);

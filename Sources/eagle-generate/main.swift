@@ -39,6 +39,9 @@ struct EagleGenerate: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Option(help: "Weight dtype: bf16 (default; in place from a BF16 checkpoint) or f32.")
+    var dtype: WeightDType = .bf16
+
     @Option(help: "Stop string (repeatable).")
     var stop: [String] = []
 
@@ -47,7 +50,7 @@ struct EagleGenerate: ParsableCommand {
 
     func run() throws {
         let directory = URL(fileURLWithPath: model)
-        let loaded = try LlamaModel(directory: directory)
+        let loaded = try LlamaModel(directory: directory, dtype: dtype)
         let tokenizer = try Tokenizer.load(directory: directory)
         var text = prompt
         if chat { text = try tokenizer.applyChatTemplate([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true) }
@@ -69,9 +72,9 @@ struct EagleGenerate: ParsableCommand {
             return .proceed
         }
         print("")
-        let stats = String(format: "[%d prompt tokens, %d generated, stop: %@; prefill %.3f s, decode %.1f tok/s, %.2f tokens/step; BLAS %@]",
+        let stats = String(format: "[%d prompt tokens, %d generated, stop: %@; prefill %.3f s, decode %.1f tok/s, %.2f tokens/step; %@ weights, %@]",
                            result.promptTokenCount, result.tokens.count, result.stopReason.rawValue, result.prefillSeconds,
-                           result.decodeTokensPerSecond, result.meanTokensPerStep, BLASInfo.coreName)
+                           result.decodeTokensPerSecond, result.meanTokensPerStep, loaded.dtype.rawValue, KernelInfo.summary)
         FileHandle.standardError.write(Data((stats + "\n").utf8))
     }
 
@@ -85,3 +88,5 @@ struct EagleGenerate: ParsableCommand {
         return .dynamic(depth: depth, topK: k, totalTokens: total)
     }
 }
+
+extension WeightDType: ExpressibleByArgument {}
