@@ -190,10 +190,14 @@ struct  Eagle__V1__LoadModel
    * 0 = the daemon's default
    */
   uint32_t context_length;
+  /*
+   * weights: "bf16" (default when empty; in place from a BF16 checkpoint) or "f32"
+   */
+  char *dtype;
 };
 #define EAGLE__V1__LOAD_MODEL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__load_model__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Eagle__V1__UnloadModel
@@ -507,10 +511,26 @@ struct  Eagle__V1__ModelInfo
   uint32_t hidden_size;
   uint32_t layers;
   uint64_t parameters;
+  /*
+   * "bf16" or "f32": how the weights are held (the head follows its target)
+   */
+  char *dtype;
+  /*
+   * bytes of target + head weights in that dtype
+   */
+  uint64_t weight_bytes;
+  /*
+   * of which used in place from the checkpoints' memory maps (page cache, shared)
+   */
+  uint64_t mapped_weight_bytes;
+  /*
+   * KV cache (FP32) a request holds per token of context, head included
+   */
+  uint64_t kv_bytes_per_token;
 };
 #define EAGLE__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Eagle__V1__ModelList

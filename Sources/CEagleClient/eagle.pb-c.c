@@ -1613,7 +1613,7 @@ const ProtobufCMessageDescriptor eagle__v1__list_models__descriptor =
   (ProtobufCMessageInit) eagle__v1__list_models__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__load_model__field_descriptors[4] =
+static const ProtobufCFieldDescriptor eagle__v1__load_model__field_descriptors[5] =
 {
   {
     "name",
@@ -1663,17 +1663,30 @@ static const ProtobufCFieldDescriptor eagle__v1__load_model__field_descriptors[4
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dtype",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__LoadModel, dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__load_model__field_indices_by_name[] = {
   3,   /* field[3] = context_length */
   2,   /* field[2] = draft_dir */
+  4,   /* field[4] = dtype */
   0,   /* field[0] = name */
   1,   /* field[1] = target_dir */
 };
 static const ProtobufCIntRange eagle__v1__load_model__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor eagle__v1__load_model__descriptor =
 {
@@ -1683,7 +1696,7 @@ const ProtobufCMessageDescriptor eagle__v1__load_model__descriptor =
   "Eagle__V1__LoadModel",
   "eagle.v1",
   sizeof(Eagle__V1__LoadModel),
-  4,
+  5,
   eagle__v1__load_model__field_descriptors,
   eagle__v1__load_model__field_indices_by_name,
   1,  eagle__v1__load_model__number_ranges,
@@ -2688,7 +2701,7 @@ const ProtobufCMessageDescriptor eagle__v1__hello_reply__descriptor =
   (ProtobufCMessageInit) eagle__v1__hello_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[9] =
+static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[13] =
 {
   {
     "name",
@@ -2798,22 +2811,74 @@ static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[9
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dtype",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, dtype),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight_bytes",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mapped_weight_bytes",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, mapped_weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kv_bytes_per_token",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, kv_bytes_per_token),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   5,   /* field[5] = context_length */
   2,   /* field[2] = draft_dir */
+  9,   /* field[9] = dtype */
   3,   /* field[3] = has_draft */
   6,   /* field[6] = hidden_size */
+  12,   /* field[12] = kv_bytes_per_token */
   7,   /* field[7] = layers */
+  11,   /* field[11] = mapped_weight_bytes */
   0,   /* field[0] = name */
   8,   /* field[8] = parameters */
   1,   /* field[1] = target_dir */
   4,   /* field[4] = vocab_size */
+  10,   /* field[10] = weight_bytes */
 };
 static const ProtobufCIntRange eagle__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
 {
@@ -2823,7 +2888,7 @@ const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
   "Eagle__V1__ModelInfo",
   "eagle.v1",
   sizeof(Eagle__V1__ModelInfo),
-  9,
+  13,
   eagle__v1__model_info__field_descriptors,
   eagle__v1__model_info__field_indices_by_name,
   1,  eagle__v1__model_info__number_ranges,

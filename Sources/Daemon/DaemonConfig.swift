@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 
 /// A model to load at start-up.
 public struct ModelSpec: Sendable, Equatable, Codable {
@@ -14,27 +15,39 @@ public struct ModelSpec: Sendable, Equatable, Codable {
     public var workers: Int?
     /// Requests that may wait beyond the running ones; nil = the daemon default.
     public var queueLimit: Int?
+    /// How the weights are held: bf16 (in place from a BF16 checkpoint) or f32; nil = bf16.
+    public var dtype: WeightDType?
 
     public init(name: String, target: String, draft: String? = nil, contextLength: Int? = nil,
-                workers: Int? = nil, queueLimit: Int? = nil) {
+                workers: Int? = nil, queueLimit: Int? = nil, dtype: WeightDType? = nil) {
         self.name = name
         self.target = target
         self.draft = draft
         self.contextLength = contextLength
         self.workers = workers
         self.queueLimit = queueLimit
+        self.dtype = dtype
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, target, draft, workers
+        case name, target, draft, workers, dtype
         case contextLength = "context_length"
         case queueLimit = "queue_limit"
     }
 
-    /// Parses the `--model` flag: `NAME=TARGET_DIR[,draft=DIR][,context=N][,workers=N][,queue=N]`.
+    /// The weight dtype named `text` ("bf16", "f32"; empty = the default, bf16).
+    public static func dtype(named text: String) throws(ConfigError) -> WeightDType? {
+        if text.isEmpty { return nil }
+        guard let dtype = WeightDType(rawValue: text.lowercased()) else {
+            throw .invalid("dtype '\(text)' is unknown (bf16, f32)")
+        }
+        return dtype
+    }
+
+    /// Parses the `--model` flag: `NAME=TARGET_DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32]`.
     public static func parse(flag: String) throws(ConfigError) -> ModelSpec {
         guard let eq = flag.firstIndex(of: "="), eq != flag.startIndex else {
-            throw .invalid("--model expects NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N], got '\(flag)'")
+            throw .invalid("--model expects NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32], got '\(flag)'")
         }
         let name = String(flag[..<eq])
         var parts = flag[flag.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -49,7 +62,8 @@ public struct ModelSpec: Sendable, Equatable, Codable {
             case "context": spec.contextLength = try positive(kv[1], "context")
             case "workers": spec.workers = try positive(kv[1], "workers")
             case "queue": spec.queueLimit = try positive(kv[1], "queue", allowZero: true)
-            default: throw .invalid("--model option '\(kv[0])' is unknown (draft, context, workers, queue)")
+            case "dtype": spec.dtype = try dtype(named: kv[1])
+            default: throw .invalid("--model option '\(kv[0])' is unknown (draft, context, workers, queue, dtype)")
             }
         }
         return spec

@@ -100,8 +100,10 @@ public final class DaemonService: Sendable {
             case .loadModel(let load):
                 try requireAdmin(peer, "load models")
                 guard !isDraining else { throw .unavailable("the daemon is shutting down") }
+                let dtype: WeightDType?
+                do { dtype = try ModelSpec.dtype(named: load.dtype) } catch { throw .invalidArgument("LoadModel: \(error)") }
                 let spec = ModelSpec(name: load.name, target: load.targetDir, draft: load.draftDir.isEmpty ? nil : load.draftDir,
-                                     contextLength: load.contextLength == 0 ? nil : Int(load.contextLength))
+                                     contextLength: load.contextLength == 0 ? nil : Int(load.contextLength), dtype: dtype)
                 onBlockingQueue(id: id, sink: sink) { [registry, logger] () throws(ServiceError) in
                     let model = try registry.load(spec, checkRoot: true)
                     logger.info("loaded model '\(model.name)' from \(model.targetDirectory) for \(peer)")

@@ -30,6 +30,15 @@ public final class ServedModel: Sendable {
     }
 
     public var vocabularySize: Int { model.config.vocabSize }
+
+    /// KV-cache bytes one token of context costs a request (FP32 keys and values of every
+    /// layer, plus the draft head's one layer when it has one).
+    public var kvBytesPerToken: Int {
+        let c = model.config
+        let target = 2 * c.layerCount * c.kvHeadCount * c.headDim * MemoryLayout<Float>.stride
+        let draft = head.map { 2 * $0.shape.kvHeadCount * $0.shape.headDim * MemoryLayout<Float>.stride } ?? 0
+        return target + draft
+    }
     public var contextLength: Int { model.contextLength }
 
     /// The tokenizer, or FAILED_PRECONDITION for models that have none.
@@ -52,6 +61,10 @@ public final class ServedModel: Sendable {
             $0.hiddenSize = UInt32(model.config.hiddenSize)
             $0.layers = UInt32(model.config.layerCount)
             $0.parameters = UInt64(model.config.parameterCount)
+            $0.dtype = model.dtype.rawValue
+            $0.weightBytes = UInt64(model.weights.byteCount + (head?.byteCount ?? 0))
+            $0.mappedWeightBytes = UInt64(model.weights.store.mappedBytes + (head?.store.mappedBytes ?? 0))
+            $0.kvBytesPerToken = UInt64(kvBytesPerToken)
         }
     }
 
@@ -86,7 +99,7 @@ public struct CheckpointLoader: ModelLoading {
     public func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
         let model: LlamaModel
-        do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength) } catch {
+        do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength, dtype: spec.dtype ?? .bf16) } catch {
             throw ServiceError(loading: spec.name, error)
         }
         var tokenizer: Tokenizer?

@@ -377,6 +377,9 @@ public nonisolated struct Eagle_V1_LoadModel: Sendable {
   /// 0 = the daemon's default
   public var contextLength: UInt32 = 0
 
+  /// weights: "bf16" (default when empty; in place from a BF16 checkpoint) or "f32"
+  public var dtype: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -824,6 +827,18 @@ public nonisolated struct Eagle_V1_ModelInfo: Sendable {
   public var layers: UInt32 = 0
 
   public var parameters: UInt64 = 0
+
+  /// "bf16" or "f32": how the weights are held (the head follows its target)
+  public var dtype: String = String()
+
+  /// bytes of target + head weights in that dtype
+  public var weightBytes: UInt64 = 0
+
+  /// of which used in place from the checkpoints' memory maps (page cache, shared)
+  public var mappedWeightBytes: UInt64 = 0
+
+  /// KV cache (FP32) a request holds per token of context, head included
+  public var kvBytesPerToken: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1298,7 +1313,7 @@ nonisolated extension Eagle_V1_ListModels: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Eagle_V1_LoadModel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LoadModel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}context_length\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}context_length\0\u{1}dtype\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1310,6 +1325,7 @@ nonisolated extension Eagle_V1_LoadModel: SwiftProtobuf.Message, SwiftProtobuf._
       case 2: try { try decoder.decodeSingularStringField(value: &self.targetDir) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.draftDir) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.contextLength) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.dtype) }()
       default: break
       }
     }
@@ -1328,6 +1344,9 @@ nonisolated extension Eagle_V1_LoadModel: SwiftProtobuf.Message, SwiftProtobuf._
     if self.contextLength != 0 {
       try visitor.visitSingularUInt32Field(value: self.contextLength, fieldNumber: 4)
     }
+    if !self.dtype.isEmpty {
+      try visitor.visitSingularStringField(value: self.dtype, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1336,6 +1355,7 @@ nonisolated extension Eagle_V1_LoadModel: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.targetDir != rhs.targetDir {return false}
     if lhs.draftDir != rhs.draftDir {return false}
     if lhs.contextLength != rhs.contextLength {return false}
+    if lhs.dtype != rhs.dtype {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2142,7 +2162,7 @@ nonisolated extension Eagle_V1_HelloReply: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2159,6 +2179,10 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.hiddenSize) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.layers) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.parameters) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.dtype) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.weightBytes) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.mappedWeightBytes) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.kvBytesPerToken) }()
       default: break
       }
     }
@@ -2192,6 +2216,18 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if self.parameters != 0 {
       try visitor.visitSingularUInt64Field(value: self.parameters, fieldNumber: 9)
     }
+    if !self.dtype.isEmpty {
+      try visitor.visitSingularStringField(value: self.dtype, fieldNumber: 10)
+    }
+    if self.weightBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.weightBytes, fieldNumber: 11)
+    }
+    if self.mappedWeightBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.mappedWeightBytes, fieldNumber: 12)
+    }
+    if self.kvBytesPerToken != 0 {
+      try visitor.visitSingularUInt64Field(value: self.kvBytesPerToken, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2205,6 +2241,10 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.hiddenSize != rhs.hiddenSize {return false}
     if lhs.layers != rhs.layers {return false}
     if lhs.parameters != rhs.parameters {return false}
+    if lhs.dtype != rhs.dtype {return false}
+    if lhs.weightBytes != rhs.weightBytes {return false}
+    if lhs.mappedWeightBytes != rhs.mappedWeightBytes {return false}
+    if lhs.kvBytesPerToken != rhs.kvBytesPerToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

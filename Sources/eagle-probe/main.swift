@@ -126,7 +126,10 @@ struct Models: ParsableCommand {
             if connection.json { try printJSON(response); return }
             for model in response.models.models {
                 let draft = model.hasDraft_p ? " draft=\(model.draftDir)" : ""
-                print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength)\t\(model.targetDir)\(draft)")
+                let memory = String(format: "%@ weights %.1f MB (%.1f MB mapped in place), KV cache %.1f KB/token (%.1f MB at full context)",
+                                    model.dtype, Double(model.weightBytes) / 1e6, Double(model.mappedWeightBytes) / 1e6,
+                                    Double(model.kvBytesPerToken) / 1e3, Double(model.kvBytesPerToken) * Double(model.contextLength) / 1e6)
+                print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength), \(memory)\t\(model.targetDir)\(draft)")
             }
         }
     }
@@ -177,15 +180,18 @@ struct Load: ParsableCommand {
     @Argument var targetDir: String
     @Option(help: "EAGLE head directory.") var draft = ""
     @Option(help: "Context length (0 = default).") var context: UInt32 = 0
+    @Option(help: "Weight dtype: bf16 (default) or f32.") var dtype = ""
 
     func run() throws {
         try guarded {
             let client = try connection.open()
             let response = try connection.call(client, .with {
-                $0.loadModel = .with { $0.name = name; $0.targetDir = targetDir; $0.draftDir = draft; $0.contextLength = context }
+                $0.loadModel = .with {
+                    $0.name = name; $0.targetDir = targetDir; $0.draftDir = draft; $0.contextLength = context; $0.dtype = dtype
+                }
             })
             if connection.json { try printJSON(response); return }
-            print("loaded \(response.loaded.name): \(response.loaded.parameters) params")
+            print("loaded \(response.loaded.name): \(response.loaded.parameters) params, \(response.loaded.dtype) weights \(response.loaded.weightBytes) bytes")
         }
     }
 }

@@ -83,14 +83,15 @@ struct Launcher {
 
     func run() async throws {
         let notifier = SystemdNotifier()
-        logger.info("\(DaemonService.serverVersion): BLAS core \(BLASInfo.coreName), \(BLASInfo.threadCount) BLAS threads")
+        logger.info("\(DaemonService.serverVersion): \(KernelInfo.summary) (best this CPU has: \(KernelInfo.bestISA)); BLAS core \(BLASInfo.coreName)")
         let policy = try AccessPolicy(config.access)
         let registry = ModelRegistry(config: config)
         for spec in config.models {
             notifier.notify("STATUS=loading model \(spec.name)")
             do {
                 let model = try registry.load(spec, checkRoot: false)
-                logger.info("loaded model '\(model.name)' from \(model.targetDirectory): \(model.model.config.parameterCount) parameters, context \(model.contextLength)")
+                let store = model.model.weights.store
+                logger.info("loaded model '\(model.name)' from \(model.targetDirectory): \(model.model.config.parameterCount) parameters, \(store.dtype.rawValue) weights \(store.byteCount / 1_000_000) MB (\(store.mappedBytes / 1_000_000) MB mapped in place), context \(model.contextLength)")
             } catch {
                 notifier.notify("STATUS=failed to load model \(spec.name): \(error.message)")
                 throw ValidationError(error.message)

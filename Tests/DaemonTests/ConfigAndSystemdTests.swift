@@ -14,6 +14,10 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try ModelSpec.parse(flag: "a=") }
         #expect(throws: ConfigError.self) { try ModelSpec.parse(flag: "a=/x,context=-1") }
         #expect(throws: ConfigError.self) { try ModelSpec.parse(flag: "a=/x,colour=blue") }
+        #expect(try ModelSpec.parse(flag: "a=/x,dtype=f32").dtype == .f32)
+        #expect(try ModelSpec.parse(flag: "a=/x,dtype=bf16").dtype == .bf16)
+        #expect(try ModelSpec.parse(flag: "a=/x").dtype == nil)
+        #expect { try ModelSpec.parse(flag: "a=/x,dtype=fp8") } throws: { "\($0)".contains("fp8") }
     }
 
     @Test func readsTheExampleConfigFile() throws {
@@ -32,6 +36,10 @@ struct ConfigTests {
         let config = try DaemonConfig.load(path: file.path)
         #expect(config.workers == 3 && config.queueLimit == DaemonConfig().queueLimit)
         #expect(config.models == [ModelSpec(name: "a", target: "/x", contextLength: 64)])
+        try Data(#"{"models": [{"name": "a", "target": "/x", "dtype": "f32"}]}"#.utf8).write(to: file)
+        #expect(try DaemonConfig.load(path: file.path).models.first?.dtype == .f32)
+        try Data(#"{"models": [{"name": "a", "target": "/x", "dtype": "int4"}]}"#.utf8).write(to: file)
+        #expect { try DaemonConfig.load(path: file.path) } throws: { "\($0)".contains("dtype") }
         try Data(#"{"workers": "many"}"#.utf8).write(to: file)
         #expect { try DaemonConfig.load(path: file.path) } throws: { "\($0)".contains("workers") }
         var bad = DaemonConfig()

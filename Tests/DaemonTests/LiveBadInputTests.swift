@@ -199,8 +199,20 @@ struct LiveLoadTests {
         expectStatus(.notFound) { _ = try load("missing", root.appendingPathComponent("missing").path) }
         expectStatus(.invalidArgument) { _ = try load("rel", "tiny2") }
         expectStatus(.alreadyExists) { _ = try load("tiny", inside.path) }
+        expectStatus(.invalidArgument) {
+            _ = try client.call(.with { $0.loadModel = .with { $0.name = "q"; $0.targetDir = inside.path; $0.dtype = "int4" } })
+        }
         let loaded = try load("tiny2", inside.path).loaded
         #expect(loaded.name == "tiny2" && loaded.vocabSize == 96)
+        // Default dtype bf16; the F16 fixture is rounded at load, so nothing is mapped in place.
+        #expect(loaded.dtype == "bf16" && loaded.weightBytes > 0 && loaded.mappedWeightBytes == 0)
+        // 2 layers × 2 KV heads × head_dim 8 × (K + V) × 4 bytes.
+        #expect(loaded.kvBytesPerToken == 2 * 2 * 8 * 2 * 4)
+        let wide = try client.call(.with {
+            $0.loadModel = .with { $0.name = "tiny32"; $0.targetDir = inside.path; $0.dtype = "f32" }
+        }).loaded
+        #expect(wide.dtype == "f32" && wide.weightBytes > loaded.weightBytes * 3 / 2)
+        _ = try client.call(.with { $0.unloadModel = .with { $0.name = "tiny32" } })
         let a = try client.call(generateRequest(maxTokens: 8, model: "tiny2")).generate.ids
         let b = try client.call(generateRequest(maxTokens: 8, model: "tiny")).generate.ids
         #expect(a == b)
