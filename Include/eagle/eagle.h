@@ -43,7 +43,7 @@ extern "C" {
 /* ---- version ------------------------------------------------------------------ */
 
 #define EAGLE_VERSION_MAJOR 0
-#define EAGLE_VERSION_MINOR 1
+#define EAGLE_VERSION_MINOR 2
 #define EAGLE_VERSION_PATCH 0
 /* Comparable as an integer: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define EAGLE_VERSION_NUMBER \
@@ -185,6 +185,27 @@ EAGLE_API eagle_load_params eagle_load_default_params(void);
 EAGLE_API int eagle_model_load(eagle_client *client, const eagle_load_params *params,
                                eagle_model_info **ret_info);
 EAGLE_API void eagle_model_info_free(eagle_model_info *info);
+
+/* Loads a model as eagle_model_load does, with its weights held as `dtype`: "bf16" (used
+ * in place from a BF16 checkpoint's memory map) or "f32"; NULL or "" = the daemon's default,
+ * bf16. Another value: EAGLE_E_INVALID_ARGUMENT. Thread-safe. Since 0.2. */
+EAGLE_API int eagle_model_load_dtype(eagle_client *client, const eagle_load_params *params,
+                                     const char *dtype, eagle_model_info **ret_info);
+
+/* What a loaded model's weights and one request's KV cache take (ModelInfo fields 10-14).
+ * A daemon that predates them reports "" and zeros. Since 0.2; a struct of its own so that
+ * eagle_model_info keeps its layout. */
+typedef struct eagle_model_memory {
+    char dtype[8];                /* "bf16" or "f32": how the weights are held */
+    uint64_t weight_bytes;        /* target + draft head weights */
+    uint64_t mapped_weight_bytes; /* of which used in place from the checkpoints' memory maps */
+    uint64_t draft_weight_bytes;  /* of which the draft head's (0 without one) */
+    uint64_t kv_bytes_per_token;  /* KV cache a request holds per token of context, head included */
+} eagle_model_memory;
+
+/* Fills *ret_memory (caller's storage) for loaded model `name`: EAGLE_E_NOT_FOUND when no
+ * model has that name. One ListModels round trip. Thread-safe. Since 0.2. */
+EAGLE_API int eagle_model_memory_get(eagle_client *client, const char *name, eagle_model_memory *ret_memory);
 
 /* Unloads model `name`. Thread-safe. */
 EAGLE_API int eagle_model_unload(eagle_client *client, const char *name);

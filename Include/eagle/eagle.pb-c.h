@@ -527,10 +527,14 @@ struct  Eagle__V1__ModelInfo
    * KV cache (FP32) a request holds per token of context, head included
    */
   uint64_t kv_bytes_per_token;
+  /*
+   * of weight_bytes, the draft head's (0 without one)
+   */
+  uint64_t draft_weight_bytes;
 };
 #define EAGLE__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Eagle__V1__ModelList

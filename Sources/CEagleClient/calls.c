@@ -1,4 +1,5 @@
 /* The one-request-one-answer calls: health, models, load/unload, tokenizer, stats. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,12 +100,18 @@ EAGLE_API void eagle_model_info_free(eagle_model_info *info) {
 
 EAGLE_API int eagle_model_load(eagle_client *client, const eagle_load_params *params,
                                eagle_model_info **ret_info) {
+    return eagle_model_load_dtype(client, params, NULL, ret_info);
+}
+
+EAGLE_API int eagle_model_load_dtype(eagle_client *client, const eagle_load_params *params,
+                                     const char *dtype, eagle_model_info **ret_info) {
     if (client == NULL || params == NULL) return ec_fail(client, EAGLE_E_INVAL, "client or params is NULL");
     Eagle__V1__LoadModel lm = EAGLE__V1__LOAD_MODEL__INIT;
     lm.name = (char *)(params->name != NULL ? params->name : "");
     lm.target_dir = (char *)(params->target_dir != NULL ? params->target_dir : "");
     lm.draft_dir = (char *)(params->draft_dir != NULL ? params->draft_dir : "");
     lm.context_length = params->context_length;
+    lm.dtype = (char *)(dtype != NULL ? dtype : "");
     REQUEST(LOAD_MODEL, load_model, lm);
     Eagle__V1__Response *resp = NULL;
     int rc = ec_roundtrip(client, &req, EAGLE__V1__RESPONSE__KIND_LOADED, &resp);
@@ -118,6 +125,33 @@ EAGLE_API int eagle_model_load(eagle_client *client, const eagle_load_params *pa
         }
         *ret_info = info;
     }
+    eagle__v1__response__free_unpacked(resp, NULL);
+    return 0;
+}
+
+EAGLE_API int eagle_model_memory_get(eagle_client *client, const char *name, eagle_model_memory *ret_memory) {
+    if (client == NULL || name == NULL || ret_memory == NULL)
+        return ec_fail(client, EAGLE_E_INVAL, "client, name or ret_memory is NULL");
+    Eagle__V1__ListModels lm = EAGLE__V1__LIST_MODELS__INIT;
+    REQUEST(LIST_MODELS, list_models, lm);
+    Eagle__V1__Response *resp = NULL;
+    int rc = ec_roundtrip(client, &req, EAGLE__V1__RESPONSE__KIND_MODELS, &resp);
+    if (rc != 0) return rc;
+    const Eagle__V1__ModelInfo *found = NULL;
+    for (size_t i = 0; i < resp->models->n_models && found == NULL; i++) {
+        if (strcmp(resp->models->models[i]->name, name) == 0) found = resp->models->models[i];
+    }
+    if (found == NULL) {
+        eagle__v1__response__free_unpacked(resp, NULL);
+        return ec_fail(client, EAGLE_E_NOT_FOUND, "model '%s' is not loaded", name);
+    }
+    memset(ret_memory, 0, sizeof *ret_memory);
+    /* Truncated (and terminated) should a later daemon name a longer dtype. */
+    snprintf(ret_memory->dtype, sizeof ret_memory->dtype, "%s", found->dtype);
+    ret_memory->weight_bytes = found->weight_bytes;
+    ret_memory->mapped_weight_bytes = found->mapped_weight_bytes;
+    ret_memory->draft_weight_bytes = found->draft_weight_bytes;
+    ret_memory->kv_bytes_per_token = found->kv_bytes_per_token;
     eagle__v1__response__free_unpacked(resp, NULL);
     return 0;
 }

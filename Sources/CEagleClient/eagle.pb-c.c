@@ -2701,7 +2701,7 @@ const ProtobufCMessageDescriptor eagle__v1__hello_reply__descriptor =
   (ProtobufCMessageInit) eagle__v1__hello_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[13] =
+static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[14] =
 {
   {
     "name",
@@ -2859,10 +2859,23 @@ static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "draft_weight_bytes",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, draft_weight_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   5,   /* field[5] = context_length */
   2,   /* field[2] = draft_dir */
+  13,   /* field[13] = draft_weight_bytes */
   9,   /* field[9] = dtype */
   3,   /* field[3] = has_draft */
   6,   /* field[6] = hidden_size */
@@ -2878,7 +2891,7 @@ static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange eagle__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
 {
@@ -2888,7 +2901,7 @@ const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
   "Eagle__V1__ModelInfo",
   "eagle.v1",
   sizeof(Eagle__V1__ModelInfo),
-  13,
+  14,
   eagle__v1__model_info__field_descriptors,
   eagle__v1__model_info__field_indices_by_name,
   1,  eagle__v1__model_info__number_ranges,

@@ -35,6 +35,21 @@ public struct ModelSpec: Sendable, Equatable, Codable {
         case queueLimit = "queue_limit"
     }
 
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        target = try c.decode(String.self, forKey: .target)
+        draft = try c.decodeIfPresent(String.self, forKey: .draft)
+        contextLength = try c.decodeIfPresent(Int.self, forKey: .contextLength)
+        workers = try c.decodeIfPresent(Int.self, forKey: .workers)
+        queueLimit = try c.decodeIfPresent(Int.self, forKey: .queueLimit)
+        // Decoded by name so that a bad value reads like the flag's error, not an enum's.
+        let dtypeName = try c.decodeIfPresent(String.self, forKey: .dtype) ?? ""
+        do { dtype = try Self.dtype(named: dtypeName) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .dtype, in: c, debugDescription: error.description)
+        }
+    }
+
     /// The weight dtype named `text` ("bf16", "f32"; empty = the default, bf16).
     public static func dtype(named text: String) throws(ConfigError) -> WeightDType? {
         if text.isEmpty { return nil }

@@ -106,7 +106,7 @@ public final class DaemonService: Sendable {
                                      contextLength: load.contextLength == 0 ? nil : Int(load.contextLength), dtype: dtype)
                 onBlockingQueue(id: id, sink: sink) { [registry, logger] () throws(ServiceError) in
                     let model = try registry.load(spec, checkRoot: true)
-                    logger.info("loaded model '\(model.name)' from \(model.targetDirectory) for \(peer)")
+                    logger.info("loaded model '\(model.name)' from \(model.targetDirectory) for \(peer): \(model.memorySummary)")
                     return .with { $0.id = id; $0.loaded = model.info }
                 }
             case .unloadModel(let unload):

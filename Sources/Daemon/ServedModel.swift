@@ -39,6 +39,22 @@ public final class ServedModel: Sendable {
         let draft = head.map { 2 * $0.shape.kvHeadCount * $0.shape.headDim * MemoryLayout<Float>.stride } ?? 0
         return target + draft
     }
+
+    /// Bytes of target and head weights, in the model's dtype.
+    public var weightBytes: Int { model.weights.byteCount + (head?.byteCount ?? 0) }
+    /// Of `weightBytes`, those used in place from the checkpoints' memory maps (the rest were
+    /// converted into memory of our own).
+    public var mappedWeightBytes: Int { model.weights.store.mappedBytes + (head?.store.mappedBytes ?? 0) }
+
+    /// One line for logs: dtype, weight bytes (mapped/owned), head and KV cache sizes.
+    public var memorySummary: String {
+        func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+        let headPart = head.map { " incl. head \(mb($0.byteCount))" } ?? ""
+        return "\(model.dtype.rawValue) weights \(mb(weightBytes))\(headPart) (\(mb(mappedWeightBytes)) mapped in place, "
+            + "\(mb(weightBytes - mappedWeightBytes)) owned), KV cache \(kvBytesPerToken) B/token "
+            + "(\(mb(kvBytesPerToken * contextLength)) at context \(contextLength))"
+    }
+
     public var contextLength: Int { model.contextLength }
 
     /// The tokenizer, or FAILED_PRECONDITION for models that have none.
@@ -62,9 +78,10 @@ public final class ServedModel: Sendable {
             $0.layers = UInt32(model.config.layerCount)
             $0.parameters = UInt64(model.config.parameterCount)
             $0.dtype = model.dtype.rawValue
-            $0.weightBytes = UInt64(model.weights.byteCount + (head?.byteCount ?? 0))
-            $0.mappedWeightBytes = UInt64(model.weights.store.mappedBytes + (head?.store.mappedBytes ?? 0))
+            $0.weightBytes = UInt64(weightBytes)
+            $0.mappedWeightBytes = UInt64(mappedWeightBytes)
             $0.kvBytesPerToken = UInt64(kvBytesPerToken)
+            $0.draftWeightBytes = UInt64(head?.byteCount ?? 0)
         }
     }
 

@@ -840,6 +840,9 @@ public nonisolated struct Eagle_V1_ModelInfo: Sendable {
   /// KV cache (FP32) a request holds per token of context, head included
   public var kvBytesPerToken: UInt64 = 0
 
+  /// of weight_bytes, the draft head's (0 without one)
+  public var draftWeightBytes: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2162,7 +2165,7 @@ nonisolated extension Eagle_V1_HelloReply: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0\u{3}draft_weight_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2183,6 +2186,7 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.weightBytes) }()
       case 12: try { try decoder.decodeSingularUInt64Field(value: &self.mappedWeightBytes) }()
       case 13: try { try decoder.decodeSingularUInt64Field(value: &self.kvBytesPerToken) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.draftWeightBytes) }()
       default: break
       }
     }
@@ -2228,6 +2232,9 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if self.kvBytesPerToken != 0 {
       try visitor.visitSingularUInt64Field(value: self.kvBytesPerToken, fieldNumber: 13)
     }
+    if self.draftWeightBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.draftWeightBytes, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2245,6 +2252,7 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.weightBytes != rhs.weightBytes {return false}
     if lhs.mappedWeightBytes != rhs.mappedWeightBytes {return false}
     if lhs.kvBytesPerToken != rhs.kvBytesPerToken {return false}
+    if lhs.draftWeightBytes != rhs.draftWeightBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

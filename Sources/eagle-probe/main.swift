@@ -126,13 +126,21 @@ struct Models: ParsableCommand {
             if connection.json { try printJSON(response); return }
             for model in response.models.models {
                 let draft = model.hasDraft_p ? " draft=\(model.draftDir)" : ""
-                let memory = String(format: "%@ weights %.1f MB (%.1f MB mapped in place), KV cache %.1f KB/token (%.1f MB at full context)",
-                                    model.dtype, Double(model.weightBytes) / 1e6, Double(model.mappedWeightBytes) / 1e6,
-                                    Double(model.kvBytesPerToken) / 1e3, Double(model.kvBytesPerToken) * Double(model.contextLength) / 1e6)
-                print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength), \(memory)\t\(model.targetDir)\(draft)")
+                print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength), \(memoryLine(model))\t\(model.targetDir)\(draft)")
             }
         }
     }
+}
+
+/// "bf16 weights 15.0 MB (13.2 MB mapped in place, head 1.8 MB), KV cache 3.6 KB/token (3.7 MB at
+/// full context)": what a model's weights and one request's KV cache take.
+func memoryLine(_ model: Eagle_V1_ModelInfo) -> String {
+    func mb(_ bytes: UInt64) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+    let dtype = model.dtype.isEmpty ? "?" : model.dtype  // a daemon that predates dtypes
+    let head = model.hasDraft_p ? ", head \(mb(model.draftWeightBytes))" : ""
+    let kv = String(format: "%.1f KB/token", Double(model.kvBytesPerToken) / 1e3)
+    return "\(dtype) weights \(mb(model.weightBytes)) (\(mb(model.mappedWeightBytes)) mapped in place\(head)), "
+        + "KV cache \(kv) (\(mb(model.kvBytesPerToken * UInt64(model.contextLength))) at full context)"
 }
 
 struct Stats: ParsableCommand {
@@ -191,7 +199,7 @@ struct Load: ParsableCommand {
                 }
             })
             if connection.json { try printJSON(response); return }
-            print("loaded \(response.loaded.name): \(response.loaded.parameters) params, \(response.loaded.dtype) weights \(response.loaded.weightBytes) bytes")
+            print("loaded \(response.loaded.name): \(response.loaded.parameters) params, \(memoryLine(response.loaded))")
         }
     }
 }

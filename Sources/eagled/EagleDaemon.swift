@@ -21,7 +21,7 @@ struct EagleDaemon: AsyncParsableCommand {
     @Option(help: "JSON configuration file.") var config: String?
     @Option(help: "Unix socket path to create.") var socket: String?
     @Option(help: "Octal file mode of the socket, e.g. 0660.") var socketMode: String?
-    @Option(name: .customLong("model"), help: "Model to load: NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N]. Repeatable.")
+    @Option(name: .customLong("model"), help: "Model to load: NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32]. Repeatable.")
     var models: [String] = []
     @Option(help: "Model used when a request names none.") var defaultModel: String?
     @Option(help: "Directory under which runtime load requests must lie (none: runtime loads refused).") var modelRoot: String?
@@ -90,8 +90,7 @@ struct Launcher {
             notifier.notify("STATUS=loading model \(spec.name)")
             do {
                 let model = try registry.load(spec, checkRoot: false)
-                let store = model.model.weights.store
-                logger.info("loaded model '\(model.name)' from \(model.targetDirectory): \(model.model.config.parameterCount) parameters, \(store.dtype.rawValue) weights \(store.byteCount / 1_000_000) MB (\(store.mappedBytes / 1_000_000) MB mapped in place), context \(model.contextLength)")
+                logger.info("loaded model '\(model.name)' from \(model.targetDirectory): \(model.model.config.parameterCount) parameters, \(model.memorySummary)")
             } catch {
                 notifier.notify("STATUS=failed to load model \(spec.name): \(error.message)")
                 throw ValidationError(error.message)

@@ -163,6 +163,11 @@ static void fill_info(const model *m, Eagle__V1__ModelInfo *info) {
     info->hidden_size = 16;
     info->layers = 2;
     info->parameters = 12345;
+    info->dtype = (char *)"bf16";
+    info->weight_bytes = 4096;
+    info->mapped_weight_bytes = 3072;
+    info->draft_weight_bytes = m->has_draft ? 512 : 0;
+    info->kv_bytes_per_token = 128;
 }
 
 /* ---- generation ---- */
@@ -261,11 +266,12 @@ static void *gen_thread(void *arg) {
         r.id = id;
         r.kind_case = EAGLE__V1__RESPONSE__KIND_GENERATE;
         r.generate = &res;
-        send_resp(c, &r);
+        /* Counted before the result goes out, so a client's next GetStats sees them. */
         pthread_mutex_lock(&stats_mu);
         stat_tokens += produced;
         stat_prompt += g->n_prompt;
         pthread_mutex_unlock(&stats_mu);
+        send_resp(c, &r);
     }
     free(ids);
     free(text);

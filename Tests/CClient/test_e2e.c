@@ -415,6 +415,28 @@ static void test_load_unload(void) {
     lp.name = "third";
     lp.target_dir = "/etc";
     CHECK_RC(eagle_model_load(c, &lp, NULL), EAGLE_E_PERMISSION_DENIED);
+
+    /* dtype: f32 holds every matrix in memory of its own; an unknown name is refused. */
+    lp.name = "wide";
+    lp.target_dir = dir;
+    CHECK_RC(eagle_model_load_dtype(c, &lp, "fp8", NULL), EAGLE_E_INVALID_ARGUMENT);
+    CHECK_RC(eagle_model_load_dtype(c, &lp, "f32", NULL), 0);
+    eagle_model_memory narrow, wide;
+    memset(&narrow, 0xff, sizeof narrow);
+    memset(&wide, 0xff, sizeof wide);
+    CHECK_RC(eagle_model_memory_get(c, "second", &narrow), 0);
+    CHECK_RC(eagle_model_memory_get(c, "wide", &wide), 0);
+    CHECK(strcmp(narrow.dtype, "bf16") == 0 && strcmp(wide.dtype, "f32") == 0);
+    CHECK(narrow.weight_bytes > 0 && narrow.mapped_weight_bytes <= narrow.weight_bytes);
+    CHECK(wide.mapped_weight_bytes == 0 && wide.weight_bytes > narrow.weight_bytes);
+    CHECK(narrow.draft_weight_bytes == 0 && narrow.kv_bytes_per_token > 0 &&
+          narrow.kv_bytes_per_token == wide.kv_bytes_per_token);
+    printf("    bf16 %llu bytes (%llu mapped), f32 %llu bytes, KV %llu bytes/token\n",
+           (unsigned long long)narrow.weight_bytes, (unsigned long long)narrow.mapped_weight_bytes,
+           (unsigned long long)wide.weight_bytes, (unsigned long long)narrow.kv_bytes_per_token);
+    CHECK_RC(eagle_model_unload(c, "wide"), 0);
+    CHECK_RC(eagle_model_memory_get(c, "wide", &wide), EAGLE_E_NOT_FOUND);
+
     eagle_model_list *list = NULL;
     CHECK_RC(eagle_model_list_get(c, &list), 0);
     CHECK(list != NULL && list->n_models == 2);

@@ -108,6 +108,12 @@ static void test_health_models(void) {
         CHECK(list->models[0].parameters == 12345);
     }
     eagle_model_list_free(list);
+    eagle_model_memory mem;
+    CHECK_RC(eagle_model_memory_get(c, "tiny", &mem), 0);
+    CHECK(strcmp(mem.dtype, "bf16") == 0 && mem.weight_bytes == 4096 && mem.mapped_weight_bytes == 3072);
+    CHECK(mem.draft_weight_bytes == 512 && mem.kv_bytes_per_token == 128);
+    CHECK_RC(eagle_model_memory_get(c, "nope", &mem), EAGLE_E_NOT_FOUND);
+    CHECK_RC(eagle_model_memory_get(c, NULL, &mem), EAGLE_E_INVAL);
 
     eagle_load_params lp = eagle_load_default_params();
     lp.name = "extra";

@@ -29,6 +29,28 @@ struct LiveEagleTests {
     @Test func modelReportsItsDraftHead() throws {
         let info = try daemon.client().call(.with { $0.listModels = .init() }).models.models[0]
         #expect(info.hasDraft_p && info.draftDir == fixtureHeadPath)
+        // The head follows its target's dtype; its bytes are part of weight_bytes.
+        #expect(info.dtype == "bf16" && info.draftWeightBytes > 0 && info.draftWeightBytes < info.weightBytes)
+        // KV per token: target 2 layers × 2 KV heads × head_dim 8, head 1 layer × 2 KV heads × head_dim 16; K and V, FP32.
+        #expect(info.kvBytesPerToken == 2 * (2 * 2 * 8 + 1 * 2 * 16) * 4)
+    }
+
+    /// The bundled model stores BF16: with dtype bf16 its matrices are used in place from the
+    /// memory map; with f32 nothing is mapped and the matrices take twice the bytes.
+    @Test(.enabled(if: bundledModelPresent)) func bundledBF16ModelIsMappedInPlaceUnlessF32() throws {
+        let head = repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle").path
+        let daemon = try LiveDaemon {
+            $0.models = [ModelSpec(name: "bf16", target: bundledModelPath, draft: head),
+                         ModelSpec(name: "f32", target: bundledModelPath, dtype: .f32)]
+        }
+        let models = try daemon.client().call(.with { $0.listModels = .init() }).models.models
+        let bf16 = try #require(models.first { $0.name == "bf16" })
+        let f32 = try #require(models.first { $0.name == "f32" })
+        #expect(bf16.dtype == "bf16" && f32.dtype == "f32")
+        #expect(bf16.mappedWeightBytes > bf16.weightBytes / 2 && bf16.mappedWeightBytes <= bf16.weightBytes)
+        #expect(bf16.draftWeightBytes > 0 && f32.draftWeightBytes == 0)
+        #expect(f32.mappedWeightBytes == 0 && f32.weightBytes > (bf16.weightBytes - bf16.draftWeightBytes) * 3 / 2)
+        #expect(bf16.kvBytesPerToken > f32.kvBytesPerToken)  // the head's layer
     }
 
     @Test func greedyEAGLEEqualsPlainGreedyOverTheSocket() throws {

@@ -39,9 +39,9 @@ from .errors import (
     Unknown,
     error_class,
 )
-from .types import Chunk, GenerateResult, GenerateStats, Health, ModelInfo, ModelStats, Stats, StopReason
+from .types import Chunk, GenerateResult, GenerateStats, Health, ModelInfo, ModelMemory, ModelStats, Stats, StopReason
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:
@@ -63,6 +63,7 @@ __all__ = [
     "GenerateStats",
     "Health",
     "ModelInfo",
+    "ModelMemory",
     "ModelStats",
     "Stats",
     "StopReason",

@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
-#: The library major version this binding is written against.
+#: The library version this binding is written against: this major, at least this minor.
 ABI_MAJOR = 0
+ABI_MINOR = 2
 
 c_char_p = ctypes.c_char_p
 c_int = ctypes.c_int
@@ -42,6 +43,16 @@ class ModelInfo(ctypes.Structure):
         ("hidden_size", c_uint32),
         ("layers", c_uint32),
         ("parameters", c_uint64),
+    ]
+
+
+class ModelMemory(ctypes.Structure):
+    _fields_ = [
+        ("dtype", ctypes.c_char * 8),
+        ("weight_bytes", c_uint64),
+        ("mapped_weight_bytes", c_uint64),
+        ("draft_weight_bytes", c_uint64),
+        ("kv_bytes_per_token", c_uint64),
     ]
 
 
@@ -160,6 +171,8 @@ _PROTOTYPES = {
     "eagle_model_list_free": (None, [POINTER(ModelList)]),
     "eagle_model_load": (c_int, [ClientP, POINTER(LoadParams), POINTER(POINTER(ModelInfo))]),
     "eagle_model_info_free": (None, [POINTER(ModelInfo)]),
+    "eagle_model_load_dtype": (c_int, [ClientP, POINTER(LoadParams), c_char_p, POINTER(POINTER(ModelInfo))]),
+    "eagle_model_memory_get": (c_int, [ClientP, c_char_p, POINTER(ModelMemory)]),
     "eagle_model_unload": (c_int, [ClientP, c_char_p]),
     "eagle_generate": (c_int, [ClientP, POINTER(GenerateParams), POINTER(POINTER(GenerateResult))]),
     "eagle_generate_result_free": (None, [POINTER(GenerateResult)]),
@@ -237,13 +250,17 @@ def load() -> ctypes.CDLL:
                 errors.append("EAGLE_LIBRARY=%s: no such file" % path)
             continue
         try:
-            lib = _declare(ctypes.CDLL(path))
-        except (OSError, AttributeError) as e:
+            lib = ctypes.CDLL(path)
+            lib.eagle_version.restype = c_char_p
+            lib.eagle_version.argtypes = []
+            version = lib.eagle_version().decode()
+            major, minor = (int(part) for part in version.split(".")[:2])
+            if major != ABI_MAJOR or minor < ABI_MINOR:
+                errors.append("%s: version %s, this binding needs %d.%d or a later %d.x" % (path, version, ABI_MAJOR, ABI_MINOR, ABI_MAJOR))
+                continue
+            lib = _declare(lib)
+        except (OSError, AttributeError, ValueError) as e:
             errors.append("%s: %s" % (path, e))
-            continue
-        version = lib.eagle_version().decode()
-        if int(version.split(".")[0]) != ABI_MAJOR:
-            errors.append("%s: version %s, this binding needs %d.x" % (path, version, ABI_MAJOR))
             continue
         _lib = lib
         return lib

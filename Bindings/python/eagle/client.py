@@ -28,6 +28,7 @@ from .types import (
     GenerateStats,
     Health,
     ModelInfo,
+    ModelMemory,
     ModelStats,
     Stats,
     StopReason,
@@ -470,9 +471,17 @@ class Client:
             self._lib.eagle_model_list_free(lst)
 
     def load_model(
-        self, name: str, target_dir: str, draft_dir: Optional[str] = None, context_length: int = 0
+        self,
+        name: str,
+        target_dir: str,
+        draft_dir: Optional[str] = None,
+        context_length: int = 0,
+        dtype: Optional[str] = None,
     ) -> ModelInfo:
-        """Loads a checkpoint (under the daemon's model root) as `name`. Admins only."""
+        """Loads a checkpoint (under the daemon's model root) as `name`. Admins only.
+
+        `dtype`: "bf16" (the default; in place from a BF16 checkpoint) or "f32".
+        """
         p = N.LoadParams(
             _text(name, "name"),
             _text(target_dir, "target_dir"),
@@ -481,11 +490,28 @@ class Client:
         )
         info = ctypes.POINTER(N.ModelInfo)()
         with self._use() as h:
-            self._check(self._lib.eagle_model_load(h, ctypes.byref(p), ctypes.byref(info)))
+            self._check(
+                self._lib.eagle_model_load_dtype(
+                    h, ctypes.byref(p), None if dtype is None else _text(dtype, "dtype"), ctypes.byref(info)
+                )
+            )
         try:
             return _model_info(info.contents)
         finally:
             self._lib.eagle_model_info_free(info)
+
+    def model_memory(self, name: str) -> ModelMemory:
+        """Weight dtype and bytes (mapped in place, draft head) and KV bytes per token of model `name`."""
+        out = N.ModelMemory()
+        with self._use() as h:
+            self._check(self._lib.eagle_model_memory_get(h, _text(name, "name"), ctypes.byref(out)))
+        return ModelMemory(
+            dtype=out.dtype.decode("ascii", "replace"),
+            weight_bytes=out.weight_bytes,
+            mapped_weight_bytes=out.mapped_weight_bytes,
+            draft_weight_bytes=out.draft_weight_bytes,
+            kv_bytes_per_token=out.kv_bytes_per_token,
+        )
 
     def unload_model(self, name: str) -> None:
         """Unloads model `name`. Admins only."""

@@ -70,6 +70,22 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class ModelMemory:
+    """What a loaded model's weights and one request's KV cache take."""
+
+    dtype: str  #: "bf16" or "f32": how the weights are held ("" from a daemon that predates dtypes)
+    weight_bytes: int  #: target + draft head weights
+    mapped_weight_bytes: int  #: of which used in place from the checkpoints' memory maps
+    draft_weight_bytes: int  #: of which the draft head's (0 without one)
+    kv_bytes_per_token: int  #: KV cache a request holds per token of context, head included
+
+    @property
+    def owned_weight_bytes(self) -> int:
+        """Weight bytes converted into the daemon's own memory (not shared through the page cache)."""
+        return self.weight_bytes - self.mapped_weight_bytes
+
+
+@dataclass(frozen=True)
 class ModelStats:
     name: str
     requests: int

@@ -56,6 +56,11 @@ def test_models_and_admin_calls(client: eagle.Client) -> None:
     tiny = models[0]
     assert tiny.has_draft and tiny.vocab_size == 256 and tiny.context_length == 64
     assert not models[1].has_draft and models[1].draft_dir == ""
+    memory = client.model_memory("tiny")
+    assert memory == eagle.ModelMemory("bf16", 4096, 3072, 512, 128) and memory.owned_weight_bytes == 1024
+    assert client.model_memory("plain").draft_weight_bytes == 0
+    with pytest.raises(eagle.NotFound):
+        client.model_memory("nope")
     info = client.load_model("extra", "/models/extra")
     assert info.name == "extra" and info.target_dir == "/models/extra"
     with pytest.raises(eagle.PermissionDenied):
@@ -273,6 +278,6 @@ def test_library_override() -> None:
     lib = os.environ["EAGLE_LIBRARY"]
     ok = _run_python("import eagle; print(eagle.library_path()); print(eagle.library_version())", {"EAGLE_LIBRARY": lib})
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.split() == [lib, "0.1.0"]
+    assert ok.stdout.split() == [lib, "0.2.0"]
     bad = _run_python("import eagle; eagle.Client('/nonexistent.sock')", {"EAGLE_LIBRARY": "/nonexistent/libeagle.so"})
     assert bad.returncode != 0 and "EAGLE_LIBRARY" in bad.stderr and "cannot load libeagle.so" in bad.stderr

@@ -229,6 +229,16 @@ def test_load_unload(client: eagle.Client, model: eagle.ModelInfo) -> None:
         with pytest.raises(eagle.PermissionDenied, match="outside the model root"):
             client.load_model("third", "/etc")
         assert sorted(m.name for m in client.models()) == ["second", "tiny"]
+        with pytest.raises(eagle.InvalidArgument, match="dtype"):
+            client.load_model("wide", str(served_model_dir()), dtype="fp8")
+        client.load_model("wide", str(served_model_dir()), dtype="f32")
+        try:
+            narrow, wide = client.model_memory("second"), client.model_memory("wide")
+            assert (narrow.dtype, wide.dtype) == ("bf16", "f32")
+            assert 0 < narrow.weight_bytes < wide.weight_bytes and wide.mapped_weight_bytes == 0
+            assert narrow.kv_bytes_per_token == wide.kv_bytes_per_token > 0
+        finally:
+            client.unload_model("wide")
         same = client.generate(**request(0), model="second")
         ref = client.generate(**request(0))
         assert same.text == ref.text and same.ids == ref.ids
