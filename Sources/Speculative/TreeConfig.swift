@@ -15,10 +15,11 @@ public enum TreeConfig: Sendable, Equatable {
         [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 2], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1],
     ]
 
-    /// The default for CPU serving, chosen with `eagle-bench eagle --sweep` (docs/speculative.md):
-    /// verifying many tokens is not free on a CPU, so the tree is far smaller than the
-    /// GPU default (60): six verified tokens, two candidates per level, five deep.
-    public static let cpuDefault = TreeConfig.dynamic(depth: 5, topK: 2, totalTokens: 6)
+    /// The default for CPU serving, chosen with `eagle-bench eagle --sweep` on the memory-bound
+    /// twin with the BF16 engine (docs/speculative.md): a pass of 2–3 tokens costs what one
+    /// token's does, from 4 tokens on the pass is compute-bound (AVX2, 2 cores), so the best
+    /// tree is a chain of two drafts — three verified tokens (2.2× plain; six tokens: 1.3–1.7×).
+    public static let cpuDefault = TreeConfig.dynamic(depth: 2, topK: 1, totalTokens: 3)
 
     /// Tokens verified per step (root included).
     public var verifiedTokens: Int {
