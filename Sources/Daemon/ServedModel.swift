@@ -111,12 +111,22 @@ public protocol ModelLoading: Sendable {
 
 /// Loads Hugging Face checkpoint directories from disk.
 public struct CheckpointLoader: ModelLoading {
-    public init() {}
+    /// Told about each checkpoint file as it is opened: a line such as
+    /// "model 'm': opened shard 2/4 (model-00002-of-00004.safetensors)". eagled logs it and
+    /// passes it to systemd as STATUS=.
+    public let progress: (@Sendable (String) -> Void)?
+
+    public init(progress: (@Sendable (String) -> Void)? = nil) { self.progress = progress }
 
     public func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
         let model: LlamaModel
-        do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength, dtype: spec.dtype ?? .bf16) } catch {
+        let report = progress.map { report in
+            { @Sendable (index: Int, count: Int, file: String) in
+                report("model '\(spec.name)': opened \(count > 1 ? "shard \(index)/\(count)" : "checkpoint") (\(file))")
+            }
+        }
+        do { model = try LlamaModel(directory: directory, contextLength: spec.contextLength, dtype: spec.dtype ?? .bf16, progress: report) } catch {
             throw ServiceError(loading: spec.name, error)
         }
         var tokenizer: Tokenizer?

@@ -39,7 +39,7 @@ public final class EagleHead: @unchecked Sendable {
             throw .headMismatch(directory: directory.path, detail: "vocabulary \(config.vocabSize) vs target's \(t.vocabSize)")
         }
         let reader = try Self.openWeights(directory)
-        weightsFile = reader.sourcePath
+        weightsFile = reader.filePaths.count == 1 ? reader.filePaths[0] : directory.path
         let prefix = reader.contains("fc.weight") ? "" : (reader.contains("model.fc.weight") ? "model." : "")
         let d = config.hiddenSize
         let hasFCBias = raw["bias"] as? Bool ?? true
@@ -61,17 +61,9 @@ public final class EagleHead: @unchecked Sendable {
     /// Bytes of weights held (the target's dtype).
     public var byteCount: Int { store.byteCount }
 
-    /// `model.safetensors` if present, else `pytorch_model.bin` (read by a restricted
-    /// unpickler that only rebuilds tensors).
-    static func openWeights(_ directory: URL) throws(CheckpointError) -> any TensorReader {
-        let safetensors = directory.appendingPathComponent("model.safetensors")
-        if FileManager.default.fileExists(atPath: safetensors.path) {
-            return try SafetensorsFile(path: safetensors.path)
-        }
-        let bin = directory.appendingPathComponent("pytorch_model.bin")
-        if FileManager.default.fileExists(atPath: bin.path) {
-            return try TorchCheckpointFile(path: bin.path)
-        }
-        throw .fileNotFound(path: safetensors.path + " (or pytorch_model.bin)")
+    /// The head's weights in any form a checkpoint directory takes (`CheckpointDirectory`:
+    /// safetensors preferred, `.bin` through the restricted unpickler, single or sharded).
+    static func openWeights(_ directory: URL) throws(CheckpointError) -> CheckpointDirectory {
+        try CheckpointDirectory(directory: directory)
     }
 }

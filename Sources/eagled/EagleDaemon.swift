@@ -85,7 +85,10 @@ struct Launcher {
         let notifier = SystemdNotifier()
         logger.info("\(DaemonService.serverVersion): \(KernelInfo.summary) (best this CPU has: \(KernelInfo.bestISA)); BLAS core \(BLASInfo.coreName)")
         let policy = try AccessPolicy(config.access)
-        let registry = ModelRegistry(config: config)
+        let registry = ModelRegistry(config: config, loader: CheckpointLoader { [logger] line in
+            logger.info("\(line)")
+            notifier.notify("STATUS=loading \(line)")
+        })
         for spec in config.models {
             notifier.notify("STATUS=loading model \(spec.name)")
             do {

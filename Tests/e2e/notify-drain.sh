@@ -34,6 +34,8 @@ NOTIFY_SOCKET=$NOTIFY WATCHDOG_USEC=200000 "$EAGLED" --socket "$SOCK" --model "m
 DAEMON_PID=$!
 check "daemon answers health" wait_for_socket "$SOCK"
 check "READY=1 with a STATUS" bash -c "for i in \$(seq 1 100); do grep -q 'READY=1 | STATUS=serving' '$WORK/notify.log' && exit 0; sleep 0.05; done; exit 1"
+check "load progress as STATUS= before READY" bash -c "grep -q \"^STATUS=loading model 'm': opened checkpoint\" '$WORK/notify.log'"
+check "load progress in the log" grep -q "model 'm': opened checkpoint" "$WORK/eagled.log"
 check "watchdog pings (WATCHDOG_USEC=200000)" bash -c "for i in \$(seq 1 100); do test \$(grep -c '^WATCHDOG=1' '$WORK/notify.log') -ge 2 && exit 0; sleep 0.05; done; exit 1"
 
 # A long streamed generation; SIGTERM once its first chunk has arrived.

@@ -20,10 +20,12 @@ public final class LlamaModel: Sendable {
 
     /// Loads `directory` with its matrices held as `dtype` (BF16: in place when the checkpoint
     /// stores BF16; FP32: for exact comparison with transformers in FP32).
-    public init(directory: URL, contextLength: Int? = nil, dtype: WeightDType = .bf16) throws(CheckpointError) {
+    /// `progress` sees each checkpoint file as it is opened (index, count, name).
+    public init(directory: URL, contextLength: Int? = nil, dtype: WeightDType = .bf16,
+                progress: CheckpointDirectory.Progress? = nil) throws(CheckpointError) {
         self.directory = directory
         config = try ModelConfig.load(directory: directory)
-        let checkpoint = try CheckpointDirectory(directory: directory)
+        let checkpoint = try CheckpointDirectory(directory: directory, progress: progress)
         weights = try LlamaWeights(config: config, checkpoint: checkpoint, dtype: dtype)
         let length = min(contextLength ?? Self.defaultContextCap, config.maxPositions)
         guard length > 0 else {
