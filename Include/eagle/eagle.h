@@ -251,9 +251,9 @@ typedef struct eagle_generate_params {
     int ignore_eos;
 
     int eagle;                       /* non-zero: EAGLE speculative decoding */
-    uint32_t tree_depth;             /* 0 = model default */
-    uint32_t tree_top_k;             /* 0 = model default */
-    uint32_t total_tokens;           /* 0 = model default */
+    uint32_t tree_depth;             /* 0 = the daemon's CPU default (one daemon-wide constant) */
+    uint32_t tree_top_k;             /* 0 = the daemon's CPU default */
+    uint32_t total_tokens;           /* tokens verified per step, root included; 0 = the CPU default */
     int static_tree;                 /* non-zero: EAGLE-1 static tree */
 } eagle_generate_params;
 

@@ -279,15 +279,15 @@ struct  Eagle__V1__SpeculativeOptions
    */
   protobuf_c_boolean enabled;
   /*
-   * 0 = model default
+   * 0 = the daemon's CPU default (one daemon-wide constant, docs/speculative.md)
    */
   uint32_t tree_depth;
   /*
-   * 0 = model default
+   * 0 = the daemon's CPU default
    */
   uint32_t tree_top_k;
   /*
-   * draft tokens verified per step; 0 = model default
+   * tokens verified per step, the root included; 0 = the daemon's CPU default
    */
   uint32_t total_tokens;
   /*

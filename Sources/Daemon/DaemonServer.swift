@@ -76,7 +76,7 @@ public final class DaemonServer: Sendable {
     public func startWatchdog(_ notifier: SystemdNotifier) {
         guard let interval = notifier.watchdogPingInterval else { return }
         let loop = group.next()
-        loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)) { _ in
+        loop.scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(interval.nanoseconds)) { _ in
             notifier.notify("WATCHDOG=1")
         }
     }
@@ -100,7 +100,8 @@ public final class DaemonServer: Sendable {
             for model in models { model.scheduler.waitUntilIdle() }
             idle.signal()
         }
-        if idle.wait(timeout: .now() + .nanoseconds(Int(timeout.components.seconds) * 1_000_000_000)) == .timedOut {
+        // Whole nanoseconds: a drain timeout of 0.5 s is half a second, not zero.
+        if idle.wait(timeout: .now() + .nanoseconds(Int(timeout.nanoseconds))) == .timedOut {
             logger.warning("drain timed out after \(timeout); cancelling what is left")
             service.cancelAll()
             idle.wait()

@@ -44,7 +44,7 @@ public final class DaemonService: Sendable {
         for ticket in live.withLock({ Array($0.values) }) { ticket.cancel() }
     }
 
-    public var uptimeSeconds: Double { GenerationRunner.seconds(ContinuousClock.now - started) }
+    public var uptimeSeconds: Double { (ContinuousClock.now - started).seconds }
 
     var limits: GeneratePlan.Limits {
         .init(defaultMaxTokens: config.defaultMaxTokens, maxTokensLimit: config.maxTokensLimit)

@@ -13,7 +13,7 @@ struct GenerationRunner: Sendable {
     let logger: Logger
 
     func run(enqueued: ContinuousClock.Instant) {
-        let queueSeconds = Self.seconds(ContinuousClock.now - enqueued)
+        let queueSeconds = (ContinuousClock.now - enqueued).seconds
         let model = plan.model
         guard !ticket.isCancelled else {
             sink.send(.status(id: id, .cancelled, "request \(id) was cancelled"))
@@ -80,9 +80,5 @@ struct GenerationRunner: Sendable {
         case .contextFull: return .contextFull
         case .cancelled: return .cancelled
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -466,13 +466,13 @@ public nonisolated struct Eagle_V1_SpeculativeOptions: Sendable {
   /// EAGLE on; FAILED_PRECONDITION if the model has no draft head
   public var enabled: Bool = false
 
-  /// 0 = model default
+  /// 0 = the daemon's CPU default (one daemon-wide constant, docs/speculative.md)
   public var treeDepth: UInt32 = 0
 
-  /// 0 = model default
+  /// 0 = the daemon's CPU default
   public var treeTopK: UInt32 = 0
 
-  /// draft tokens verified per step; 0 = model default
+  /// tokens verified per step, the root included; 0 = the daemon's CPU default
   public var totalTokens: UInt32 = 0
 
   /// EAGLE-1 static tree instead of the EAGLE-2 dynamic tree

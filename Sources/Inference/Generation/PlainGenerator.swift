@@ -69,4 +69,14 @@ extension Duration {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) * 1e-18
     }
+
+    /// The duration in whole nanoseconds (fractions of a second kept), saturating at the
+    /// bounds of `Int64`.
+    public var nanoseconds: Int64 {
+        let (s, attoseconds) = components
+        let (whole, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return s < 0 ? .min : .max }
+        let (total, overflow2) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflow2 ? (whole < 0 ? .min : .max) : total
+    }
 }
