@@ -19,7 +19,7 @@ struct Probe: ParsableCommand {
             17 PERMISSION_DENIED, 18 RESOURCE_EXHAUSTED, 19 FAILED_PRECONDITION, 22 UNIMPLEMENTED, \
             24 UNAVAILABLE).
             """,
-        subcommands: [Health.self, Models.self, Generate.self, Stats.self, Tokenize.self, Load.self, Unload.self, Raw.self])
+        subcommands: [Health.self, Models.self, Generate.self, Chat.self, Stats.self, Tokenize.self, Load.self, Unload.self, Raw.self])
 }
 
 struct Connection: ParsableArguments {
@@ -144,22 +144,33 @@ func memoryLine(_ model: Eagle_V1_ModelInfo) -> String {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Per-model request and token totals.")
+    static let configuration = CommandConfiguration(
+        abstract: "Per-model request and token totals.",
+        discussion: "--prometheus prints them in Prometheus' text format (for node_exporter's textfile collector).")
     @OptionGroup var connection: Connection
     @Option(help: "Only this model.") var model = ""
+    @Flag(help: "Prometheus text exposition format.") var prometheus = false
+
+    func validate() throws {
+        if prometheus && connection.json { throw ValidationError("--prometheus and --json exclude each other") }
+    }
 
     func run() throws {
         try guarded {
             let client = try connection.open()
             let response = try connection.call(client, .with { $0.getStats = .with { $0.model = model } })
             if connection.json { try printJSON(response); return }
+            if prometheus { print(prometheusText(response.stats), terminator: ""); return }
             print(String(format: "uptime %.1f s", response.stats.uptimeSeconds))
-            for m in response.stats.models {
-                print(String(format: "%@\trequests %llu (errors %llu), tokens %llu, prompt tokens %llu, mean accepted %.2f, %.1f tok/s, active %u, queued %u",
-                             m.name, m.requests, m.errors, m.tokensGenerated, m.promptTokens, m.meanAccepted, m.tokensPerSecond, m.active, m.queued))
-            }
+            for m in response.stats.models { print(statsLine(m)) }
         }
     }
+}
+
+/// "NAME\trequests 3 (errors 0), tokens 40, …": one model's totals, as `stats` and the chat's /stats print them.
+func statsLine(_ m: Eagle_V1_ModelStats) -> String {
+    String(format: "%@\trequests %llu (errors %llu), tokens %llu, prompt tokens %llu, mean accepted %.2f, %.1f tok/s, active %u, queued %u",
+           m.name, m.requests, m.errors, m.tokensGenerated, m.promptTokens, m.meanAccepted, m.tokensPerSecond, m.active, m.queued)
 }
 
 struct Tokenize: ParsableCommand {

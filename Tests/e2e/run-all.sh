@@ -3,7 +3,7 @@
 # Expects eagled and eagle-probe built in BIN_DIR (default .build/debug).
 cd "$(dirname "$0")"
 total_pass=0; total_fail=0
-for t in probe.sh access.sh socket-activation.sh notify-drain.sh systemd-units.sh; do
+for t in probe.sh chat-metrics.sh access.sh socket-activation.sh notify-drain.sh systemd-units.sh; do
     echo "== $t"
     out=$(bash "$t" 2>&1); rc=$?
     echo "$out"
