@@ -262,7 +262,7 @@ struct  Eagle__V1__Sampling
    */
   float top_p;
   /*
-   * 0 = chosen by the server (returned in the result)
+   * 0 = chosen by the server (returned in the result). Seed-exact: the same
    */
   uint64_t seed;
 };

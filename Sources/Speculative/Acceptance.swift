@@ -15,68 +15,58 @@ public struct Acceptance: Sendable, Equatable {
 }
 
 /// The acceptance rule for sampled decoding. `.exact` is the only one used in serving;
-/// `.withoutResidual` deliberately omits the residual update so tests can show that the
-/// statistical test catches a broken rule.
+/// `.noiseKeyedByNode` deliberately keys the noise that decides a draft by the tree node
+/// instead of the position (the bonus still by position), so tests can show that the
+/// statistical and equality tests catch a broken rule.
 enum AcceptanceRule {
     case exact
-    case withoutResidual
+    case noiseKeyedByNode
 }
 
 /// The accept phase: walks the verified tree and decides which drafts the target keeps.
 ///
 /// Greedy: follow the child whose token equals the target's argmax; the bonus is the argmax
-/// where no child matches. Sampling (multi-candidate speculative sampling with
-/// deterministic drafts, as EAGLE-2): at each node, with p the target's processed
-/// distribution, try the children in order: accept child x with probability p(x) / (mass
-/// left in p); on rejection set p(x) = 0; if every child fails, draw the bonus from what
-/// is left of p, renormalised. The emitted tokens then follow the target distribution exactly.
+/// where no child matches. Sampling (seed-exact): at a node of depth d the target's token
+/// for position root + d + 1 is fixed by `Sampler.choose` — position-keyed noise over the
+/// target's processed distribution p — before the drafts are looked at; follow the child
+/// whose token equals it, and where none does it is the bonus. Each emitted token follows p
+/// exactly; the probability that some child is accepted is the children's total mass under
+/// p, as with the residual rule; and the output equals plain sampling with the same seed.
 struct Acceptor {
-    private var probabilities: [Float]   // [vocab] p at the current node, updated in place
+    private var probabilities: [Float]   // [vocab] p at the current node
     var rule = AcceptanceRule.exact
 
     init(vocabularySize: Int) {
         probabilities = [Float](repeating: 0, count: vocabularySize)
     }
 
-    mutating func accept(tree: DraftTree, logits: (Int) -> UnsafeMutableBufferPointer<Float>, sampler: inout Sampler) -> Acceptance {
+    /// `rootPosition`: the absolute sequence position of the tree's root token.
+    mutating func accept(
+        tree: DraftTree, rootPosition: Int, logits: (Int) -> UnsafeMutableBufferPointer<Float>, sampler: inout Sampler
+    ) -> Acceptance {
         var path = [0]
         var node = 0
-        if sampler.params.isGreedy {
-            while true {
-                let best = Sampler.argmax(UnsafeBufferPointer(logits(node)))
-                guard let child = tree.children[node].first(where: { tree.tokens[$0] == best }) else {
-                    return Acceptance(path: path, bonus: best)
-                }
-                path.append(child)
-                node = child
-            }
-        }
+        var position = rootPosition + 1
         while true {
-            let bonus: TokenID? = probabilities.withUnsafeMutableBufferPointer { p in
-                sampler.distribution(logits(node), into: p)
-                let unadjusted = rule == .withoutResidual ? Array(p) : []
-                // p stays unnormalised: `mass` is what the residual still holds, so a
-                // rejection costs O(1) instead of renormalising the vocabulary.
-                var mass: Float = 1
-                for child in tree.children[node] {
-                    let x = Int(tree.tokens[child])
-                    let px = p[x]
-                    if sampler.nextUnit() * Double(mass) < Double(px) {
-                        node = child
-                        return nil
-                    }
-                    // Residual: the rejected token can no longer be emitted here.
-                    p[x] = 0
-                    mass -= px
+            let target: TokenID, match: TokenID
+            if sampler.params.isGreedy {
+                target = Sampler.argmax(UnsafeBufferPointer(logits(node)))
+                match = target
+            } else {
+                (target, match) = probabilities.withUnsafeMutableBufferPointer { p in
+                    sampler.distribution(logits(node), into: p)
+                    let token = sampler.choose(from: UnsafeBufferPointer(p), position: position)
+                    let keyedByNode = rule == .noiseKeyedByNode
+                        ? sampler.choose(from: UnsafeBufferPointer(p), position: -1 - node) : token
+                    return (token, keyedByNode)
                 }
-                if rule == .withoutResidual {
-                    return unadjusted.withUnsafeBufferPointer { sampler.draw(from: $0) }
-                }
-                // `draw` normalises by the total, i.e. samples from the residual.
-                return sampler.draw(from: UnsafeBufferPointer(p))
             }
-            if let bonus { return Acceptance(path: path, bonus: bonus) }
-            path.append(node)
+            guard let child = tree.children[node].first(where: { tree.tokens[$0] == match }) else {
+                return Acceptance(path: path, bonus: target)
+            }
+            path.append(child)
+            node = child
+            position += 1
         }
     }
 }

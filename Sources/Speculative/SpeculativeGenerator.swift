@@ -64,7 +64,7 @@ public struct SpeculativeGenerator: TokenGenerator {
                 lastPromptFeature.pointer.update(from: out.hidden(forToken: out.count - 1).baseAddress!, count: d)
             }
         }
-        var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1))
+        var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1), position: prompt.count)
         try [root].withUnsafeBufferPointer { t in
             try draft.forward(tokens: t, feature: { _ in UnsafePointer(lastPromptFeature.pointer) }, withLogits: true)
         }
@@ -91,7 +91,8 @@ public struct SpeculativeGenerator: TokenGenerator {
             let verified = try target.forward(drafted.tokens, positions: drafted.positions(base: base),
                                               mask: drafted.ancestorMask(base: base), logits: .all)
             // accept
-            let accepted = acceptor.accept(tree: drafted, logits: { verified.logits(forToken: $0) }, sampler: &sampler)
+            let accepted = acceptor.accept(tree: drafted, rootPosition: base, logits: { verified.logits(forToken: $0) },
+                                           sampler: &sampler)
             let verifyEnd = clock.now
             // commit
             target.cache.compact(from: base, keeping: accepted.path.map { base + $0 })

@@ -450,7 +450,7 @@ public nonisolated struct Eagle_V1_Sampling: Sendable {
   /// 0 or 1 = off
   public var topP: Float = 0
 
-  /// 0 = chosen by the server (returned in the result)
+  /// 0 = chosen by the server (returned in the result). Seed-exact: the same
   public var seed: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -49,6 +49,7 @@ struct SpeculativeBench: ParsableCommand {
         let params = GenerationParams(maxTokens: maxTokens, sampling: SamplingParams(temperature: temperature, seed: 1), ignoreEOS: true)
         print("eagle-bench eagle — \(model), \(dtype.rawValue), \(KernelInfo.summary); \(encoded.count) prompts × \(maxTokens) tokens, temperature \(temperature), median of \(repetitions)")
         print("head: \(head.weightsFile)")
+        if temperature > 0 { printNoiseCost(vocabularySize: target.config.vocabSize) }
         var configs: [(String, TreeConfig)] = [
             ("EAGLE-1 static mc_sim_7b_63", .staticTree(choices: TreeConfig.mcSim7b63)),
             ("EAGLE-2 default \(describe(.cpuDefault))", .cpuDefault),
@@ -133,4 +134,20 @@ struct SpeculativeBench: ParsableCommand {
         run.seconds = result.decodeSeconds
         return run
     }
+}
+
+/// The cost of seed-exact sampling's noise: one position-keyed exponential race over the
+/// whole vocabulary (what a sampled token costs on top of the distribution itself).
+func printNoiseCost(vocabularySize v: Int) {
+    let sampler = Sampler(params: SamplingParams(temperature: 1, seed: 1), vocabularySize: v)
+    let p = [Float](repeating: 1 / Float(v), count: v)
+    let clock = ContinuousClock()
+    let rounds = 2000
+    var sink = 0
+    let start = clock.now
+    p.withUnsafeBufferPointer { probs in
+        for t in 0..<rounds { sink &+= Int(sampler.choose(from: probs, position: t)) }
+    }
+    let perPosition = (clock.now - start).seconds / Double(rounds)
+    print(String(format: "noise: %.1f µs per sampled position (vocabulary %d, all tokens live)%@", perPosition * 1e6, v, sink < 0 ? "!" : ""))
 }

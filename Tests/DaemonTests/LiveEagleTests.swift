@@ -70,6 +70,24 @@ struct LiveEagleTests {
         #expect(stats.meanAccepted >= 1)
     }
 
+    /// Seed-exact sampling over the socket: the same seed gives the same tokens with EAGLE
+    /// off, with the default tree, a wider dynamic tree and the static tree.
+    @Test func sampledEAGLEEqualsPlainForTheSameSeedOverTheSocket() throws {
+        let client = try daemon.client()
+        var accepted = 0.0
+        for seed: UInt64 in 1...40 {
+            let prompt: [UInt32] = [1, UInt32(5 + seed % 50), 9, 17]
+            let request = generateRequest(prompt, maxTokens: 24, temperature: 1, seed: seed)
+            let plain = try client.call(request).generate
+            let dynamic = try client.call(eagle(request)).generate
+            let wide = try client.call(eagle(request, depth: 4, topK: 4, total: 16)).generate
+            let fixed = try client.call(eagle(request, staticTree: true)).generate
+            #expect(dynamic.ids == plain.ids && wide.ids == plain.ids && fixed.ids == plain.ids, "seed \(seed)")
+            accepted += Double(wide.meanAccepted)
+        }
+        #expect(accepted / 40 > 1, "drafts were accepted")
+    }
+
     @Test func badTreeOptionsAreInvalidArgument() throws {
         let client = try daemon.client()
         expectStatus(.invalidArgument) { _ = try client.call(eagle(generateRequest(), total: 1)) }

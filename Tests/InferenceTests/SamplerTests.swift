@@ -19,7 +19,7 @@ import Testing
         #expect(distribution(logits, .greedy) == [0, 0, 0, 1, 0, 0])
         var sampler = Sampler(params: .greedy, vocabularySize: 6)
         var values = logits
-        #expect(values.withUnsafeMutableBufferPointer { sampler.sample($0) } == 3)
+        #expect(values.withUnsafeMutableBufferPointer { sampler.sample($0, position: 0) } == 3)
     }
 
     @Test func temperatureIsSoftmaxOfScaledLogits() {
@@ -68,9 +68,9 @@ import Testing
     @Test func seededDrawsAreReproducible() {
         func run(_ seed: UInt64) -> [Int32] {
             var sampler = Sampler(params: SamplingParams(temperature: 1, seed: seed), vocabularySize: 6)
-            return (0..<32).map { _ in
+            return (0..<32).map { i in
                 var values = logits
-                return values.withUnsafeMutableBufferPointer { sampler.sample($0) }
+                return values.withUnsafeMutableBufferPointer { sampler.sample($0, position: 100 + i) }
             }
         }
         #expect(run(42) == run(42))
@@ -80,17 +80,44 @@ import Testing
     @Test func drawFrequenciesFollowTheDistribution() {
         // Chi-square with 5 degrees of freedom; 20.5 is the 0.999 quantile.
         let p = distribution(logits, SamplingParams(temperature: 1))
-        var sampler = Sampler(params: SamplingParams(temperature: 1, seed: 7), vocabularySize: 6)
+        // Over positions with one seed, and over seeds at one position: position-keyed noise
+        // must give the distribution either way.
         let n = 20_000
-        var counts = [Int](repeating: 0, count: 6)
+        var counts = [Int](repeating: 0, count: 6), seedCounts = [Int](repeating: 0, count: 6)
+        let sampler = Sampler(params: SamplingParams(temperature: 1, seed: 7), vocabularySize: 6)
         p.withUnsafeBufferPointer { probs in
-            for _ in 0..<n { counts[Int(sampler.draw(from: probs))] += 1 }
+            for t in 0..<n { counts[Int(sampler.choose(from: probs, position: t))] += 1 }
+            for seed in 0..<n {
+                let other = Sampler(params: SamplingParams(temperature: 1, seed: UInt64(seed)), vocabularySize: 6)
+                seedCounts[Int(other.choose(from: probs, position: 12))] += 1
+            }
         }
-        let chi2 = zip(counts, p).reduce(0.0) { acc, pair in
-            let expected = Double(n) * Double(pair.1)
-            return acc + pow(Double(pair.0) - expected, 2) / expected
+        for c in [counts, seedCounts] {
+            let chi2 = zip(c, p).reduce(0.0) { acc, pair in
+                let expected = Double(n) * Double(pair.1)
+                return acc + pow(Double(pair.0) - expected, 2) / expected
+            }
+            #expect(chi2 < 20.5, "chi² = \(chi2), counts \(c)")
         }
-        #expect(chi2 < 20.5, "chi² = \(chi2), counts \(counts)")
+    }
+
+    @Test func chosenTokenIsAPureFunctionOfSeedPositionAndDistribution() {
+        let p = distribution(logits, SamplingParams(temperature: 1))
+        let a = Sampler(params: SamplingParams(temperature: 1, seed: 5), vocabularySize: 6)
+        var b = Sampler(params: SamplingParams(temperature: 1, seed: 5), vocabularySize: 6)
+        p.withUnsafeBufferPointer { probs in
+            for t in 0..<200 { #expect(a.choose(from: probs, position: t) == b.choose(from: probs, position: t)) }
+        }
+        // What was sampled before (another position's draw) changes nothing.
+        var values = logits
+        _ = values.withUnsafeMutableBufferPointer { b.sample($0, position: 3) }
+        p.withUnsafeBufferPointer { probs in #expect(a.choose(from: probs, position: 9) == b.choose(from: probs, position: 9)) }
+        // A zero-probability token is never chosen.
+        var masked = p
+        masked[2] = 0
+        masked.withUnsafeBufferPointer { probs in
+            #expect((0..<2000).allSatisfy { a.choose(from: probs, position: $0) != 2 })
+        }
     }
 
     @Test func invalidParametersAreRejected() {

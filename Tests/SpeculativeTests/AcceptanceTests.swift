@@ -35,10 +35,13 @@ import Tokenization
     func draw(_ n: Int, rule: AcceptanceRule, sampling: SamplingParams) -> (first: [Int], second: [Int]) {
         var acceptor = Acceptor(vocabularySize: 6)
         acceptor.rule = rule
-        var sampler = Sampler(params: sampling, vocabularySize: 6)
         var first = [Int](repeating: 0, count: 6), second = [Int](repeating: 0, count: 6)
-        for _ in 0..<n {
-            let acceptance = accept(&acceptor, &sampler)
+        for i in 0..<n {
+            // Each draw with its own seed (the noise is a function of seed, position and token).
+            var params = sampling
+            params.seed = sampling.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            var sampler = Sampler(params: params, vocabularySize: 6)
+            let acceptance = accept(&acceptor, &sampler, rootPosition: 17)
             let emitted = acceptance.emitted(from: tree)
             first[Int(emitted[0])] += 1
             if emitted[0] == 2 && emitted.count > 1 { second[Int(emitted[1])] += 1 }
@@ -47,10 +50,10 @@ import Tokenization
     }
 
     /// One acceptance over a fresh copy of the node logits ([node × 6], flat).
-    func accept(_ acceptor: inout Acceptor, _ sampler: inout Sampler) -> Acceptance {
+    func accept(_ acceptor: inout Acceptor, _ sampler: inout Sampler, rootPosition: Int = 0) -> Acceptance {
         var flat = nodeLogits.flatMap { $0 }
         return flat.withUnsafeMutableBufferPointer { rows in
-            acceptor.accept(tree: tree, logits: { node in
+            acceptor.accept(tree: tree, rootPosition: rootPosition, logits: { node in
                 UnsafeMutableBufferPointer(rebasing: rows[(node * 6)..<(node * 6 + 6)])
             }, sampler: &sampler)
         }
@@ -74,9 +77,29 @@ import Tokenization
     }
 
     @Test func brokenRuleIsCaught() {
-        // Drawing the bonus from p instead of the residual over-produces drafted tokens.
-        let (first, _) = draw(40_000, rule: .withoutResidual, sampling: SamplingParams(temperature: 1, seed: 2024))
+        // Deciding drafts with noise keyed by node (the bonus still by position) accepts a
+        // drafted token on two chances: drafted tokens are over-produced.
+        let (first, _) = draw(40_000, rule: .noiseKeyedByNode, sampling: SamplingParams(temperature: 1, seed: 2024))
         #expect(chiSquare(first, softmax(nodeLogits[0])) > 10 * Self.critical, "first \(first)")
+    }
+
+    /// The sampled token at each position is the one plain sampling picks for that position:
+    /// the accepted path is exactly the drafts that equal it, and the bonus is it.
+    @Test func acceptanceEmitsThePlainSamplersTokens() {
+        let sampling = SamplingParams(temperature: 0.9, topP: 0.95, seed: 77)
+        var acceptor = Acceptor(vocabularySize: 6)
+        var sampler = Sampler(params: sampling, vocabularySize: 6)
+        for base in 0..<300 {
+            let acceptance = accept(&acceptor, &sampler, rootPosition: base)
+            let emitted = acceptance.emitted(from: tree)
+            #expect(emitted.count == acceptance.path.count)
+            // Token j comes from the logits of the j-th node on the path (depth j).
+            for (j, token) in emitted.enumerated() {
+                var values = nodeLogits[acceptance.path[j]]
+                let expected = values.withUnsafeMutableBufferPointer { sampler.sample($0, position: base + 1 + j) }
+                #expect(token == expected, "base \(base), token \(j)")
+            }
+        }
     }
 
     @Test func temperatureAndTopKApplyToTheTargetSide() {

@@ -6,15 +6,19 @@ import Tokenization
 /// Plain decoding and speculative verification both go through `distribution(_:into:)`,
 /// so "the target distribution" is one definition in one place. Buffers are sized to the
 /// vocabulary once, at creation: sampling a token allocates nothing.
+///
+/// Seed-exact sampling: the token at absolute position t is `choose(from: p, position: t)`,
+/// an exponential race whose noise is a pure function of (seed, t, token id) — not of a
+/// random stream. It is fixed before any draft is seen, so speculative decoding accepts a
+/// draft exactly when it equals that token, and the output for a seed is the same with EAGLE
+/// on or off, whatever the tree, and (with the batch-invariant engine) whatever shares a pass.
 public struct Sampler {
     public let params: SamplingParams
-    public private(set) var random: RandomSource
     private var order: [Int32]     // [vocab] candidate indices, sorted when top-p needs it
     private var scratch: [Float]   // [vocab] values for the top-k selection
 
     public init(params: SamplingParams, vocabularySize: Int) {
         self.params = params
-        random = RandomSource(seed: params.seed)
         order = [Int32](repeating: 0, count: vocabularySize)
         scratch = [Float](repeating: 0, count: vocabularySize)
     }
@@ -30,12 +34,53 @@ public struct Sampler {
         return TokenID(best)
     }
 
-    /// Next token from logits: argmax when greedy, else a draw from `distribution`.
-    /// Overwrites `logits` with the probabilities when sampling.
-    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>) -> TokenID {
+    /// The token at absolute sequence position `position` (0 = the first prompt token):
+    /// argmax when greedy, else `choose` over `distribution`. Overwrites `logits` with the
+    /// probabilities when sampling.
+    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, position: Int) -> TokenID {
         if params.isGreedy { return Self.argmax(UnsafeBufferPointer(logits)) }
         distribution(logits, into: logits)
-        return draw(from: UnsafeBufferPointer(logits))
+        return choose(from: UnsafeBufferPointer(logits), position: position)
+    }
+
+    /// The token for `position` from a processed distribution: the exponential race
+    /// argmax pᵢ / Eᵢ over tokens with pᵢ > 0, Eᵢ = −log Uᵢ with Uᵢ = `Self.uniform(seed,
+    /// position, i)`. Token i wins with probability pᵢ / Σp (the race of exponential clocks
+    /// with rates pᵢ, equivalently Gumbel-max on log pᵢ), and the noise depends on nothing
+    /// but (seed, position, i).
+    public func choose(from probabilities: UnsafeBufferPointer<Float>, position: Int) -> TokenID {
+        let key = Self.positionKey(seed: params.seed, position: position)
+        var best = -1
+        var bestScore = -Double.infinity
+        for i in 0..<probabilities.count where probabilities[i] > 0 {
+            let score = Double(probabilities[i]) / -log(Self.uniform(key: key, token: i))
+            if score > bestScore {
+                bestScore = score
+                best = i
+            }
+        }
+        return TokenID(max(best, 0))
+    }
+
+    /// SplitMix64's finaliser: a bijection on 64 bits that mixes every input bit.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The per-position key of the noise: a keyed hash of (seed, position).
+    static func positionKey(seed: UInt64, position: Int) -> UInt64 {
+        mix(mix(seed ^ 0x5EED_5EED_5EED_5EED) &+ UInt64(bitPattern: Int64(position)) &* 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Uᵢ in (0, 1): a counter-based draw keyed by (seed, position), counted by token id.
+    @inline(__always)
+    static func uniform(key: UInt64, token: Int) -> Double {
+        let bits = mix(key &+ UInt64(token) &* 0xD1B5_4A32_D192_ED03)
+        return (Double(bits >> 11) + 0.5) * 0x1p-53
     }
 
     /// The processed target distribution over the whole vocabulary (zeros for filtered
@@ -93,25 +138,6 @@ public struct Sampler {
         for j in kept..<count { p[Int(order[j])] = 0 }
         let inverse = 1 / above
         for j in 0..<kept { p[Int(order[j])] *= inverse }
-    }
-
-    /// A uniform draw in [0, 1) from this sampler's stream (acceptance tests use it, so a
-    /// seed fixes the whole generation).
-    public mutating func nextUnit() -> Double { random.nextUnit() }
-
-    /// Draws an index from a distribution that sums to ~1.
-    public mutating func draw(from probabilities: UnsafeBufferPointer<Float>) -> TokenID {
-        var total: Double = 0
-        for p in probabilities { total += Double(p) }
-        let u = random.nextUnit() * total
-        var cumulative: Double = 0
-        var last = 0
-        for i in 0..<probabilities.count where probabilities[i] > 0 {
-            cumulative += Double(probabilities[i])
-            last = i
-            if u < cumulative { return TokenID(i) }
-        }
-        return TokenID(last)
     }
 
     /// The k-th largest value (1-based) by quickselect; reorders `values`.
