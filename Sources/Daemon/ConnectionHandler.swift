@@ -31,8 +31,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.logger = logger
     }
 
-    var openRequests: Int { inFlight.count }
-
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }

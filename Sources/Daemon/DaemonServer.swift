@@ -23,7 +23,6 @@ public final class DaemonServer: Sendable {
     private let serverChannel = Mutex<Channel?>(nil)
     private let connections = Mutex<[UInt64: Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)
-    private let stopped = DispatchSemaphore(value: 0)
     /// Whether `drainAndStop` has finished, and the tasks suspended in `stopped()` until then.
     private let stopWaiters = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
     private let stopping = Atomic<Bool>(false)
@@ -81,8 +80,6 @@ public final class DaemonServer: Sendable {
         }
     }
 
-    public var openConnections: Int { connections.withLock { $0.count } }
-
     /// Graceful stop: refuse new work, stop accepting, let running and queued generations
     /// finish (cancelling them after `timeout`), flush and close connections. Blocks.
     public func drainAndStop(timeout: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
@@ -116,7 +113,6 @@ public final class DaemonServer: Sendable {
         for channel in open { try? channel.closeFuture.wait() }
         try? group.syncShutdownGracefully()
         logger.info("stopped")
-        stopped.signal()
         let waiting = stopWaiters.withLock { state in
             state.done = true
             defer { state.waiting = [] }
@@ -134,11 +130,5 @@ public final class DaemonServer: Sendable {
             }
             if finished { continuation.resume() }
         }
-    }
-
-    /// Blocks until `drainAndStop` has finished.
-    public func waitUntilStopped() {
-        stopped.wait()
-        stopped.signal()
     }
 }

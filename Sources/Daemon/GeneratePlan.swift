@@ -17,7 +17,7 @@ struct GeneratePlan: Sendable {
     let model: ServedModel
     let prompt: Prompt
     let params: GenerationParams
-    let speculative: Eagle_V1_SpeculativeOptions
+    let decoding: DecodingChoice
     let stream: Bool
 
     /// Limits that come from the daemon's configuration.
@@ -29,7 +29,6 @@ struct GeneratePlan: Sendable {
     init(_ request: Eagle_V1_Generate, model: ServedModel, limits: Limits, factory: any GeneratorFactory) throws(ServiceError) {
         self.model = model
         stream = request.stream
-        speculative = request.speculative
 
         switch request.prompt {
         case nil:
@@ -66,7 +65,7 @@ struct GeneratePlan: Sendable {
             ignoreEOS: request.ignoreEos)
         do { try params.validate() } catch { throw ServiceError(error) }
         if !request.stop.isEmpty { _ = try model.requireTokenizer() }
-        try factory.check(speculative, for: model)
+        decoding = try factory.decoding(request.speculative, for: model)
     }
 
     /// Token ids from the wire, checked against the model's vocabulary and context.

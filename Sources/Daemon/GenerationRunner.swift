@@ -21,7 +21,7 @@ struct GenerationRunner: Sendable {
         }
         do {
             let prompt = try plan.promptTokens()
-            let generator = try factory.makeGenerator(plan.speculative, for: model)
+            let generator = factory.makeGenerator(plan.decoding, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
                 var response = Eagle_V1_Response()

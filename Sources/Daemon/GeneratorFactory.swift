@@ -2,16 +2,25 @@ import Inference
 import Speculative
 import Wire
 
+/// How one request is decoded, decided once when the request is planned: the wire's
+/// `SpeculativeOptions` stop at `GeneratorFactory.decoding`, and the worker gets this.
+public enum DecodingChoice: Sendable {
+    case plain
+    /// EAGLE over the model's head with a validated tree.
+    case eagle(EagleHead, TreeConfig)
+}
+
 /// Chooses and builds the token generator for each generation request.
 ///
 /// The single place where decoding strategies are wired in: plain decoding, or EAGLE
 /// speculative decoding when the request asks for it and the model has a draft head.
 public protocol GeneratorFactory: Sendable {
-    /// Checks, before the request is queued, that it can be served as asked.
-    func check(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError)
+    /// Translates and checks a request's options, before it is queued (typed errors for
+    /// requests that cannot be served as asked).
+    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice
     /// Builds the generator for one request, on the worker thread that will run it.
     /// Its KV cache lives as long as the generator: it is freed when the request ends.
-    func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator
+    func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator
 }
 
 /// Plain decoding, or `SpeculativeGenerator` over the model's EAGLE head.
@@ -21,21 +30,18 @@ public struct StandardGeneratorFactory: GeneratorFactory {
 
     public init() {}
 
-    public func check(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) {
-        guard options.enabled else { return }
-        _ = try tree(options, for: model)
-    }
-
-    public func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator {
-        guard options.enabled else {
+    public func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {
+        switch decoding {
+        case .plain:
             return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch)
+        case .eagle(let head, let tree):
+            return SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
         }
-        let (head, tree) = try tree(options, for: model)
-        return SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
     }
 
-    /// The draft tree a request asks for: its options over the CPU defaults.
-    func tree(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> (EagleHead, TreeConfig) {
+    /// The decoding a request asks for: plain, or EAGLE with its options over the CPU defaults.
+    public func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice {
+        guard options.enabled else { return .plain }
         guard let head = model.head else { throw .failedPrecondition("model \(model.name) has no draft head") }
         let tree: TreeConfig
         if options.staticTree {
@@ -53,6 +59,6 @@ public struct StandardGeneratorFactory: GeneratorFactory {
                             totalTokens: options.totalTokens == 0 ? total : Int(min(options.totalTokens, 1024)))
         }
         do { try tree.validate(maxVerified: maxBatch) } catch { throw .invalidArgument("\(error)") }
-        return (head, tree)
+        return .eagle(head, tree)
     }
 }

@@ -113,11 +113,11 @@ func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) thro
 struct SlowGeneratorFactory: GeneratorFactory {
     var delaySeconds: Double = 0.01
 
-    func check(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) {
-        try StandardGeneratorFactory().check(options, for: model)
+    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice {
+        try StandardGeneratorFactory().decoding(options, for: model)
     }
 
-    func makeGenerator(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> any TokenGenerator {
+    func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {
         SlowGenerator(inner: PlainGenerator(model: model.model, tokenizer: model.tokenizer), delay: delaySeconds)
     }
 }

@@ -206,7 +206,9 @@ struct LiveGenerateTests {
             if case .status(let s) = response.kind { Issue.record("drain failed the request: \(s)"); break }
         }
         #expect(result?.ids.count == 60)
-        daemon.server.waitUntilStopped()
+        let done = DispatchSemaphore(value: 0)
+        Task { await server.stopped(); done.signal() }
+        done.wait()
         #expect(throws: FrameError.self) { _ = try WireClient(path: daemon.path) }
     }
 
