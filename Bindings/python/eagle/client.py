@@ -21,7 +21,7 @@ from typing import (
 )
 
 from . import _native as N
-from .errors import EagleError, InvalidArgument, InvalidState, make_error
+from .errors import E_CANCELLED, E_INVAL, EagleError, InvalidArgument, InvalidState, make_error
 from .types import (
     Chunk,
     GenerateResult,
@@ -37,8 +37,8 @@ from .types import (
 ChatInput = Iterable[Union[Tuple[str, str], Mapping[str, str]]]
 PathLike = Union[str, "os.PathLike[str]"]
 
-_E_CANCELLED = -1
-_E_INVAL = -105  # caught here, before anything is sent
+_E_CANCELLED = E_CANCELLED
+_E_INVAL = E_INVAL  # caught here, before anything is sent
 _U32 = (1 << 32) - 1
 _U64 = (1 << 64) - 1
 

@@ -132,30 +132,25 @@ class InvalidState(EagleError):
     code = -107
 
 
+# The code → class table comes from the classes' own `code` (one place per code), plus the
+# two codes that share a class with another: EAGLE_E_IO (-101) is a lost connection like
+# EAGLE_E_CLOSED, and EAGLE_E_INVAL (-105, a bad argument caught by libeagle or this
+# binding before anything is sent) is an InvalidArgument like the server's -3.
+E_CANCELLED = Cancelled.code
+E_IO = -101
+E_INVAL = -105
+
 _BY_CODE: Dict[int, Type[EagleError]] = {
-    -1: Cancelled,
-    -2: Unknown,
-    -3: InvalidArgument,
-    -4: DeadlineExceeded,
-    -5: NotFound,
-    -6: AlreadyExists,
-    -7: PermissionDenied,
-    -8: ResourceExhausted,
-    -9: FailedPrecondition,
-    -10: Aborted,
-    -11: OutOfRange,
-    -12: Unimplemented,
-    -13: Internal,
-    -14: Unavailable,
-    -100: ConnectError,
-    -101: ConnectionLost,
-    -102: ConnectionLost,
-    -103: ProtocolError,
-    -104: OutOfMemory,
-    -105: InvalidArgument,
-    -106: RequestTooLarge,
-    -107: InvalidState,
+    cls.code: cls
+    for cls in (
+        Cancelled, Unknown, InvalidArgument, DeadlineExceeded, NotFound, AlreadyExists,
+        PermissionDenied, ResourceExhausted, FailedPrecondition, Aborted, OutOfRange,
+        Unimplemented, Internal, Unavailable, ConnectError, ConnectionLost, ProtocolError,
+        OutOfMemory, RequestTooLarge, InvalidState,
+    )
 }
+_BY_CODE[E_IO] = ConnectionLost
+_BY_CODE[E_INVAL] = InvalidArgument
 
 
 def error_class(code: int) -> Type[EagleError]:
