@@ -122,14 +122,16 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Wire", "Inference",
+                "Daemon", "Wire", "Inference", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tokenization"]),
-        .testTarget(name: "SpeculativeTests", dependencies: ["Speculative", "Inference", "Tokenization"]),
+        // Paths shared by the test targets (repository root, fixtures).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tokenization", "TestSupport"]),
+        .testTarget(name: "SpeculativeTests", dependencies: ["Speculative", "Inference", "Tokenization", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Daemon
+@_exported import TestSupport
 import Foundation
 import Inference
 import Logging
@@ -8,7 +9,6 @@ import Tokenization
 import Wire
 
 /// The repository root, found from this file's location (Tests/DaemonTests/…).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 let fixtureModelPath = repositoryRoot.appendingPathComponent("Tests/Fixtures/models/tiny-llama3-f16-sharded").path
 /// The bundled model with a tokenizer; text tests run only when it is present.

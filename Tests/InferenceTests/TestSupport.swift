@@ -2,12 +2,7 @@ import Foundation
 import Inference
 import Tokenization
 
-/// The repository root, found from this file's location (Tests/InferenceTests/…).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-func fixtureModel(_ name: String) -> URL {
-    repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(name)")
-}
+@_exported import TestSupport
 
 func goldenJSON(_ name: String) throws -> [String: Any] {
     let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/\(name)"))

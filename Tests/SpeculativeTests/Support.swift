@@ -2,11 +2,7 @@ import Foundation
 import Inference
 import Tokenization
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-func fixtureModel(_ name: String) -> URL {
-    repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(name)")
-}
+@_exported import TestSupport
 
 /// Plain decoding's tokens, the reference every speculative run must reproduce.
 func plainTokens(_ model: LlamaModel, prompt: [TokenID], params: GenerationParams) throws -> [TokenID] {

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 @testable import Tokenization
+@_exported import TestSupport
 
 /// Paths inside the repository, found from this file's location.
 enum Repo {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot
     static func fixture(_ name: String) -> URL { root.appendingPathComponent("Tests/Fixtures/tokenizers/\(name)") }
     static func golden(_ name: String) -> URL { root.appendingPathComponent("Tests/Golden/tokenizer-\(name).json") }
     static let tinyPystd = root.appendingPathComponent("Models/tiny-pystd")
