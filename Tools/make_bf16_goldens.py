@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import transformers
 
+from make_reference_checkpoints import golden_of
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "Tests/Fixtures/models"
 GOLDEN = ROOT / "Tests/Golden"
@@ -38,21 +40,10 @@ def build(name, model_cls):
         for p in ref.parameters():  # every weight rounded to bf16, computed in FP32
             p.copy_(p.to(torch.bfloat16).float())
     ids = torch.tensor([fp32["prompt"]])
-    with torch.no_grad():
-        logits = ref(ids).logits[0]
-        gen = ref.generate(ids, do_sample=False, max_new_tokens=24, min_new_tokens=24,
-                           eos_token_id=None, pad_token_id=0)
-    golden = {
-        "model": name,
-        "dtype": "every parameter rounded to bf16, FP32 compute",
-        "command": "python3 Tools/make_bf16_goldens.py",
-        "torch": torch.__version__, "transformers": transformers.__version__,
-        "prompt": fp32["prompt"],
-        "logits": [[round(float(v), 6) for v in row] for row in logits],
-        "greedy": gen[0, ids.shape[1]:].tolist(),
-    }
+    golden = golden_of(ref, ids, name, "python3 Tools/make_bf16_goldens.py",
+                       dtype="every parameter rounded to bf16, FP32 compute")
     (GOLDEN / f"reference-{name}-bf16.json").write_text(json.dumps(golden))
-    diff = (logits - torch.tensor(fp32["logits"])).abs().max().item()
+    diff = (torch.tensor(golden["logits"]) - torch.tensor(fp32["logits"])).abs().max().item()
     print(f"{name}: max |bf16 - fp32 logits| = {diff:.4f}; greedy same as fp32: {golden['greedy'] == fp32['greedy']}")
 
 

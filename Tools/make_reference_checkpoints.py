@@ -40,6 +40,23 @@ def save_sharded(state, out, dtype):
         json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
 
 
+def golden_of(ref, ids, name, command, **extra):
+    """Logits of every prompt token and a 24-token greedy continuation of `ref` on `ids`,
+    as the golden JSON object the Swift tests read."""
+    with torch.no_grad():
+        logits = ref(ids).logits[0]
+        gen = ref.generate(ids, do_sample=False, max_new_tokens=24, min_new_tokens=24,
+                           eos_token_id=None, pad_token_id=0)
+    return {
+        "model": name, **extra,
+        "command": command,
+        "torch": torch.__version__, "transformers": transformers.__version__,
+        "prompt": ids[0].tolist(),
+        "logits": [[round(float(v), 6) for v in row] for row in logits],
+        "greedy": gen[0, ids.shape[1]:].tolist(),
+    }
+
+
 def build(name, model_cls, config, dtype, sharded, config_overrides=None):
     torch.manual_seed(1234)
     model = model_cls(config).eval()
@@ -67,18 +84,7 @@ def build(name, model_cls, config, dtype, sharded, config_overrides=None):
     ref = model_cls.from_pretrained(str(out), dtype=torch.float32).eval()
     g = torch.Generator().manual_seed(7)
     ids = torch.randint(0, config.vocab_size, (1, 20), generator=g)
-    with torch.no_grad():
-        logits = ref(ids).logits[0]
-        gen = ref.generate(ids, do_sample=False, max_new_tokens=24, min_new_tokens=24,
-                           eos_token_id=None, pad_token_id=0)
-    golden = {
-        "model": name,
-        "command": "python3 Tools/make_reference_checkpoints.py",
-        "torch": torch.__version__, "transformers": transformers.__version__,
-        "prompt": ids[0].tolist(),
-        "logits": [[round(float(v), 6) for v in row] for row in logits],
-        "greedy": gen[0, ids.shape[1]:].tolist(),
-    }
+    golden = golden_of(ref, ids, name, "python3 Tools/make_reference_checkpoints.py")
     (GOLDEN / f"reference-{name}.json").write_text(json.dumps(golden))
     print(name, "params", sum(p.numel() for p in model.parameters()))
 

@@ -35,8 +35,8 @@ public final class ServedModel: Sendable {
     /// layer, plus the draft head's one layer when it has one).
     public var kvBytesPerToken: Int {
         let c = model.config
-        let target = 2 * c.layerCount * c.kvHeadCount * c.headDim * MemoryLayout<Float>.stride
-        let draft = head.map { 2 * $0.shape.kvHeadCount * $0.shape.headDim * MemoryLayout<Float>.stride } ?? 0
+        let target = KVCache.bytesPerToken(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDim: c.headDim)
+        let draft = head.map { KVCache.bytesPerToken(layerCount: 1, kvHeadCount: $0.shape.kvHeadCount, headDim: $0.shape.headDim) } ?? 0
         return target + draft
     }
 

@@ -38,7 +38,9 @@ public final class EagleHead: @unchecked Sendable {
         guard config.vocabSize == t.vocabSize else {
             throw .headMismatch(directory: directory.path, detail: "vocabulary \(config.vocabSize) vs target's \(t.vocabSize)")
         }
-        let reader = try Self.openWeights(directory)
+        // Any form a checkpoint directory takes: safetensors preferred, `.bin` through the
+        // restricted unpickler, single or sharded.
+        let reader = try CheckpointDirectory(directory: directory)
         weightsFile = reader.filePaths.count == 1 ? reader.filePaths[0] : directory.path
         let prefix = reader.contains("fc.weight") ? "" : (reader.contains("model.fc.weight") ? "model." : "")
         let d = config.hiddenSize
@@ -50,8 +52,7 @@ public final class EagleHead: @unchecked Sendable {
             outputBias: reader.contains(prefix + "layers.0.self_attn.o_proj.bias"),
             mlpBias: reader.contains(prefix + "layers.0.mlp.gate_proj.bias"))
         store = WeightStore(dtype: target.dtype)
-        let fcData = try store.matrix(reader, prefix + "fc.weight", rows: d, columns: 2 * d)
-        fc = WeightMatrix(blocks: [(fcData, d)], inputs: 2 * d, dtype: target.dtype)
+        fc = try store.matrix(reader, [(prefix + "fc.weight", d)], columns: 2 * d)
         fcBias = hasFCBias ? try store.vector(reader, prefix + "fc.bias", count: d) : nil
         layer = try LayerWeights(from: reader, prefix: prefix + "layers.0.", shape: shape, options: options, store: store)
         rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, scaling: config.ropeScaling,
@@ -60,10 +61,4 @@ public final class EagleHead: @unchecked Sendable {
 
     /// Bytes of weights held (the target's dtype).
     public var byteCount: Int { store.byteCount }
-
-    /// The head's weights in any form a checkpoint directory takes (`CheckpointDirectory`:
-    /// safetensors preferred, `.bin` through the restricted unpickler, single or sharded).
-    static func openWeights(_ directory: URL) throws(CheckpointError) -> CheckpointDirectory {
-        try CheckpointDirectory(directory: directory)
-    }
 }

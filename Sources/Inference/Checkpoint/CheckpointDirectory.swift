@@ -25,6 +25,18 @@ public final class CheckpointDirectory: Sendable {
             case .bin: return "pytorch_model.bin"
             }
         }
+
+        /// Opens one file of this form; returns it with the names of the tensors it holds.
+        func open(_ path: String) throws(CheckpointError) -> (reader: any TensorReader & Sendable, names: [String]) {
+            switch self {
+            case .safetensorsIndex, .safetensors:
+                let file = try SafetensorsFile(path: path)
+                return (file, Array(file.tensors.keys))
+            case .binIndex, .bin:
+                let file = try TorchCheckpointFile(path: path)
+                return (file, Array(file.tensors.keys))
+            }
+        }
     }
 
     public init(directory: URL, progress: Progress? = nil) throws(CheckpointError) {
@@ -36,30 +48,18 @@ public final class CheckpointDirectory: Sendable {
         }
         let path = directory.appendingPathComponent(layout.fileName)
         switch layout {
-        case .safetensorsIndex:
-            (files, location) = try Self.openSharded(index: path, directory: directory, progress: progress) { p throws(CheckpointError) in
-                try SafetensorsFile(path: p)
-            }
-        case .binIndex:
-            (files, location) = try Self.openSharded(index: path, directory: directory, progress: progress) { p throws(CheckpointError) in
-                try TorchCheckpointFile(path: p)
-            }
-        case .safetensors:
-            let file = try SafetensorsFile(path: path.path)
+        case .safetensorsIndex, .binIndex:
+            (files, location) = try Self.openSharded(index: path, directory: directory, layout: layout, progress: progress)
+        case .safetensors, .bin:
+            let (file, names) = try layout.open(path.path)
             progress?(1, 1, layout.fileName)
             files = [file]
-            location = file.tensors.mapValues { _ in 0 }
-        case .bin:
-            let file = try TorchCheckpointFile(path: path.path)
-            progress?(1, 1, layout.fileName)
-            files = [file]
-            location = file.tensors.mapValues { _ in 0 }
+            location = Dictionary(uniqueKeysWithValues: names.map { ($0, 0) })
         }
     }
 
     private static func openSharded(
-        index: URL, directory: URL, progress: Progress?,
-        open: (String) throws(CheckpointError) -> any TensorReader & Sendable
+        index: URL, directory: URL, layout: Layout, progress: Progress?
     ) throws(CheckpointError) -> ([any TensorReader & Sendable], [String: Int]) {
         let data: Data
         do { data = try Data(contentsOf: index) } catch {
@@ -80,7 +80,7 @@ public final class CheckpointDirectory: Sendable {
         var fileIndex: [String: Int] = [:]
         for (i, shard) in names.enumerated() {
             fileIndex[shard] = files.count
-            files.append(try open(directory.appendingPathComponent(shard).path))
+            files.append(try layout.open(directory.appendingPathComponent(shard).path).reader)
             progress?(i + 1, names.count, shard)
         }
         var location: [String: Int] = [:]

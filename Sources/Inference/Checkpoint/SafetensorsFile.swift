@@ -146,10 +146,10 @@ public final class SafetensorsFile: Sendable {
 
     /// The bytes of tensor `name` in the mapping when it is stored as `dtype` (aligned to its
     /// element size); nil otherwise. Checks the shape either way.
-    func inPlace(_ name: String, expectedShape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
+    public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
         guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
-        guard info.shape == expectedShape else {
-            throw .shapeMismatch(file: path, tensor: name, expected: expectedShape, actual: info.shape)
+        guard info.shape == shape else {
+            throw .shapeMismatch(file: path, tensor: name, expected: shape, actual: info.shape)
         }
         let address = file.base + info.offset
         guard info.dtype == dtype, Int(bitPattern: address) % dtype.byteSize == 0 else { return nil }

@@ -21,9 +21,6 @@ extension CheckpointDirectory: TensorReader {
 
 extension SafetensorsFile: TensorReader {
     public var sourcePath: String { path }
-    public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
-        try inPlace(name, expectedShape: shape, dtype: dtype)
-    }
     public func contains(_ name: String) -> Bool { tensors[name] != nil }
     public func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
         try read(name, expectedShape: shape, into: destination)

@@ -24,18 +24,3 @@ func swiGLU(_ gateUp: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float
         }
     }
 }
-
-/// In-place softmax over `x[0..<count]`; entries equal to -inf get probability 0.
-@inline(__always)
-func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    var maxValue = -Float.infinity
-    for j in 0..<count where x[j] > maxValue { maxValue = x[j] }
-    var sum: Float = 0
-    for j in 0..<count {
-        let e = expf(x[j] - maxValue)
-        x[j] = e
-        sum += e
-    }
-    let inv = 1 / sum
-    for j in 0..<count { x[j] *= inv }
-}

@@ -42,14 +42,18 @@ public struct WeightMatrix: @unchecked Sendable {
         descriptor.N = Int32(blocks.reduce(0) { $0 + $1.rows })
     }
 
-    /// Row `r` widened to FP32 into `destination` (embedding lookups; tests).
+    /// Row `r` widened to FP32 into `destination` (embedding lookups, once per token: no
+    /// allocation).
     public func copyRow(_ r: Int, into destination: UnsafeMutablePointer<Float>) {
         let k = inputs
-        let blocks = withUnsafeBytes(of: descriptor.data) { Array($0.bindMemory(to: UnsafeRawPointer?.self)) }
-        let rows = withUnsafeBytes(of: descriptor.rows) { Array($0.bindMemory(to: Int32.self)) }
-        var local = r, b = 0
-        while local >= Int(rows[b]) { local -= Int(rows[b]); b += 1 }
-        let base = blocks[b]!
+        let (base, local) = withUnsafeBytes(of: descriptor.rows) { rowsBytes in
+            withUnsafeBytes(of: descriptor.data) { dataBytes in
+                let rows = rowsBytes.bindMemory(to: Int32.self), blocks = dataBytes.bindMemory(to: UnsafeRawPointer?.self)
+                var local = r, b = 0
+                while local >= Int(rows[b]) { local -= Int(rows[b]); b += 1 }
+                return (blocks[b]!, local)
+            }
+        }
         switch dtype {
         case .bf16:
             eagle_bf16_to_f32(base.assumingMemoryBound(to: UInt16.self) + local * k, destination, Int64(k))

@@ -22,7 +22,6 @@ public struct StackShape: Sendable, Equatable {
     public var qWidth: Int { headCount * headDim }
     public var kvWidth: Int { kvHeadCount * headDim }
     public var qkvWidth: Int { qWidth + 2 * kvWidth }
-    public var queriesPerKVHead: Int { headCount / kvHeadCount }
 }
 
 /// LLaMA decoder layers over a KV cache: the part of a forward pass shared by the target

@@ -30,6 +30,11 @@ public final class KVCache {
 
     public var byteCount: Int { keys.byteCount + values.byteCount }
 
+    /// Bytes one token of context costs: an FP32 key and value per layer and KV head.
+    public static func bytesPerToken(layerCount: Int, kvHeadCount: Int, headDim: Int) -> Int {
+        2 * layerCount * kvHeadCount * headDim * MemoryLayout<Float>.stride
+    }
+
     @inline(__always)
     func keyRows(layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
         keys.pointer + (layer * kvHeadCount + head) * capacity * headDim

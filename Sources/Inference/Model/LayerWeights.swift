@@ -18,33 +18,21 @@ public struct LayerWeights: @unchecked Sendable {
     public init(
         from reader: some TensorReader, prefix p: String, shape s: StackShape, options o: LayerOptions, store: WeightStore
     ) throws(CheckpointError) {
-        let d = s.hiddenSize, inter = s.intermediateSize, dtype = store.dtype
+        let d = s.hiddenSize, inter = s.intermediateSize
         let attn = p + "self_attn.", mlp = p + "mlp."
-        func matrix(_ name: String, _ rows: Int, _ columns: Int) throws(CheckpointError) -> (data: UnsafeRawPointer, rows: Int) {
-            (try store.matrix(reader, name, rows: rows, columns: columns), rows)
-        }
-        func vector(_ name: String, _ count: Int) throws(CheckpointError) -> UnsafeMutablePointer<Float> {
-            try store.vector(reader, name, count: count)
-        }
-        /// Biases of fused projections, concatenated in their output order.
-        func fusedBias(_ parts: [(String, Int)]) throws(CheckpointError) -> UnsafeMutablePointer<Float> {
-            try store.vector(reader, parts: parts)
-        }
-        attentionNorm = o.inputNorm ? try vector(p + "input_layernorm.weight", d) : nil
-        qkv = WeightMatrix(blocks: [try matrix(attn + "q_proj.weight", s.qWidth, d),
-                                    try matrix(attn + "k_proj.weight", s.kvWidth, d),
-                                    try matrix(attn + "v_proj.weight", s.kvWidth, d)], inputs: d, dtype: dtype)
-        qkvBias = o.qkvBias
-            ? try fusedBias([(attn + "q_proj.bias", s.qWidth), (attn + "k_proj.bias", s.kvWidth), (attn + "v_proj.bias", s.kvWidth)])
-            : nil
-        output = WeightMatrix(blocks: [try matrix(attn + "o_proj.weight", d, s.qWidth)], inputs: s.qWidth, dtype: dtype)
-        outputBias = o.outputBias ? try vector(attn + "o_proj.bias", d) : nil
-        mlpNorm = try vector(p + "post_attention_layernorm.weight", d)
-        gateUp = WeightMatrix(blocks: [try matrix(mlp + "gate_proj.weight", inter, d),
-                                       try matrix(mlp + "up_proj.weight", inter, d)], inputs: d, dtype: dtype)
-        gateUpBias = o.mlpBias ? try fusedBias([(mlp + "gate_proj.bias", inter), (mlp + "up_proj.bias", inter)]) : nil
-        down = WeightMatrix(blocks: [try matrix(mlp + "down_proj.weight", d, inter)], inputs: inter, dtype: dtype)
-        downBias = o.mlpBias ? try vector(mlp + "down_proj.bias", d) : nil
+        // Fused projections: their matrices stacked in output order, their biases concatenated.
+        let qkvParts = [(attn + "q_proj", s.qWidth), (attn + "k_proj", s.kvWidth), (attn + "v_proj", s.kvWidth)]
+        let gateUpParts = [(mlp + "gate_proj", inter), (mlp + "up_proj", inter)]
+        attentionNorm = o.inputNorm ? try store.vector(reader, p + "input_layernorm.weight", count: d) : nil
+        qkv = try store.matrix(reader, qkvParts.map { ($0.0 + ".weight", $0.1) }, columns: d)
+        qkvBias = o.qkvBias ? try store.vector(reader, parts: qkvParts.map { ($0.0 + ".bias", $0.1) }) : nil
+        output = try store.matrix(reader, [(attn + "o_proj.weight", d)], columns: s.qWidth)
+        outputBias = o.outputBias ? try store.vector(reader, attn + "o_proj.bias", count: d) : nil
+        mlpNorm = try store.vector(reader, p + "post_attention_layernorm.weight", count: d)
+        gateUp = try store.matrix(reader, gateUpParts.map { ($0.0 + ".weight", $0.1) }, columns: d)
+        gateUpBias = o.mlpBias ? try store.vector(reader, parts: gateUpParts.map { ($0.0 + ".bias", $0.1) }) : nil
+        down = try store.matrix(reader, [(mlp + "down_proj.weight", d)], columns: inter)
+        downBias = o.mlpBias ? try store.vector(reader, mlp + "down_proj.bias", count: d) : nil
     }
 }
 

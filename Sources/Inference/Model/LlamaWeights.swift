@@ -26,8 +26,7 @@ public final class LlamaWeights: @unchecked Sendable {
         let options = LayerOptions(qkvBias: c.qkvBias, outputBias: c.outputBias, mlpBias: c.mlpBias)
         let store = WeightStore(dtype: dtype)
         self.store = store
-        let embed = try store.matrix(checkpoint, prefix + "embed_tokens.weight", rows: c.vocabSize, columns: d)
-        embedding = WeightMatrix(blocks: [(embed, c.vocabSize)], inputs: d, dtype: dtype)
+        embedding = try store.matrix(checkpoint, [(prefix + "embed_tokens.weight", c.vocabSize)], columns: d)
         var built: [LayerWeights] = []
         for i in 0..<c.layerCount {
             built.append(try LayerWeights(from: checkpoint, prefix: "\(prefix)layers.\(i).", shape: StackShape(c),
@@ -35,11 +34,6 @@ public final class LlamaWeights: @unchecked Sendable {
         }
         layers = built
         finalNorm = try store.vector(checkpoint, prefix + "norm.weight", count: d)
-        if tiedHead {
-            lmHead = embedding
-        } else {
-            let head = try store.matrix(checkpoint, "lm_head.weight", rows: c.vocabSize, columns: d)
-            lmHead = WeightMatrix(blocks: [(head, c.vocabSize)], inputs: d, dtype: dtype)
-        }
+        lmHead = tiedHead ? embedding : try store.matrix(checkpoint, [("lm_head.weight", c.vocabSize)], columns: d)
     }
 }

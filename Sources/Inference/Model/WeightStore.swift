@@ -55,9 +55,19 @@ public final class WeightStore: @unchecked Sendable {
         return p
     }
 
-    /// A matrix [rows × columns] in the store's dtype: in place when the checkpoint stores it
+    /// A weight matrix made of the named tensors ([rows × columns] each, stacked in order:
+    /// q/k/v or gate/up as one matrix) in the store's dtype.
+    public func matrix(_ reader: some TensorReader, _ blocks: [(name: String, rows: Int)], columns: Int) throws(CheckpointError) -> WeightMatrix {
+        var stored: [(data: UnsafeRawPointer, rows: Int)] = []
+        for (name, rows) in blocks {
+            stored.append((try block(reader, name, rows: rows, columns: columns), rows))
+        }
+        return WeightMatrix(blocks: stored, inputs: columns, dtype: dtype)
+    }
+
+    /// One tensor [rows × columns] in the store's dtype: in place when the checkpoint stores it
     /// so, else converted once.
-    public func matrix(_ reader: some TensorReader, _ name: String, rows: Int, columns: Int) throws(CheckpointError) -> UnsafeRawPointer {
+    private func block(_ reader: some TensorReader, _ name: String, rows: Int, columns: Int) throws(CheckpointError) -> UnsafeRawPointer {
         let count = rows * columns
         if let p = try reader.storedInPlace(name, shape: [rows, columns], dtype: dtype == .bf16 ? .bf16 : .f32) {
             if !readers.contains(where: { $0.sourcePath == reader.sourcePath }) { readers.append(reader) }
