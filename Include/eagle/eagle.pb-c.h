@@ -36,6 +36,7 @@ typedef struct Eagle__V1__Response Eagle__V1__Response;
 typedef struct Eagle__V1__Empty Eagle__V1__Empty;
 typedef struct Eagle__V1__HelloReply Eagle__V1__HelloReply;
 typedef struct Eagle__V1__ModelInfo Eagle__V1__ModelInfo;
+typedef struct Eagle__V1__PassCost Eagle__V1__PassCost;
 typedef struct Eagle__V1__ModelList Eagle__V1__ModelList;
 typedef struct Eagle__V1__GenerateChunk Eagle__V1__GenerateChunk;
 typedef struct Eagle__V1__GenerateResult Eagle__V1__GenerateResult;
@@ -279,15 +280,15 @@ struct  Eagle__V1__SpeculativeOptions
    */
   protobuf_c_boolean enabled;
   /*
-   * 0 = the daemon's CPU default (one daemon-wide constant, docs/speculative.md)
+   * Leave tree_depth, tree_top_k and total_tokens all 0 (and static_tree false) for the
+   * automatic choice: the tree — or plain decoding — the model's calibrated cost curve and
+   * acceptance statistics make fastest (docs/speculative.md). Set any of them to choose the
+   * tree yourself; the fields left at 0 then take the CPU default's values.
    */
   uint32_t tree_depth;
-  /*
-   * 0 = the daemon's CPU default
-   */
   uint32_t tree_top_k;
   /*
-   * tokens verified per step, the root included; 0 = the daemon's CPU default
+   * tokens verified per step, the root included
    */
   uint32_t total_tokens;
   /*
@@ -531,10 +532,40 @@ struct  Eagle__V1__ModelInfo
    * of weight_bytes, the draft head's (0 without one)
    */
   uint64_t draft_weight_bytes;
+  /*
+   * Measured at load for models with a head (the input of the automatic tree choice):
+   */
+  /*
+   * target passes with logits for every row
+   */
+  size_t n_target_pass_costs;
+  Eagle__V1__PassCost **target_pass_costs;
+  /*
+   * draft-head passes with draft logits for every row
+   */
+  size_t n_head_pass_costs;
+  Eagle__V1__PassCost **head_pass_costs;
 };
 #define EAGLE__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL }
+
+
+struct  Eagle__V1__PassCost
+{
+  ProtobufCMessage base;
+  /*
+   * tokens in the pass
+   */
+  uint32_t tokens;
+  /*
+   * median wall time
+   */
+  double seconds;
+};
+#define EAGLE__V1__PASS_COST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__pass_cost__descriptor) \
+    , 0, 0 }
 
 
 struct  Eagle__V1__ModelList
@@ -594,10 +625,22 @@ struct  Eagle__V1__GenerateResult
    * the seed used (echoes the request, or the chosen one)
    */
   uint64_t seed;
+  /*
+   * "plain", or the tree used ("dynamic depth=2 top_k=1 total=3")
+   */
+  char *decoding;
+  /*
+   * "requested", or why the automatic choice made it
+   */
+  char *decoding_reason;
+  /*
+   * tokens per step the automatic choice expected (0 when not automatic)
+   */
+  double expected_accepted;
 };
 #define EAGLE__V1__GENERATE_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__generate_result__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, EAGLE__V1__STOP_REASON__STOP_REASON_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0 }
+    , 0,NULL, (char *)protobuf_c_empty_string, EAGLE__V1__STOP_REASON__STOP_REASON_UNSPECIFIED, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Eagle__V1__TokenizeResult
@@ -636,10 +679,18 @@ struct  Eagle__V1__ModelStats
   uint32_t active;
   uint32_t queued;
   uint64_t errors;
+  /*
+   * what the automatic tree choice would pick now, and why (models with a head)
+   */
+  char *auto_greedy;
+  /*
+   * the same for sampled requests
+   */
+  char *auto_sampled;
 };
 #define EAGLE__V1__MODEL_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_stats__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Eagle__V1__StatsReply
@@ -1065,6 +1116,25 @@ Eagle__V1__ModelInfo *
 void   eagle__v1__model_info__free_unpacked
                      (Eagle__V1__ModelInfo *message,
                       ProtobufCAllocator *allocator);
+/* Eagle__V1__PassCost methods */
+void   eagle__v1__pass_cost__init
+                     (Eagle__V1__PassCost         *message);
+size_t eagle__v1__pass_cost__get_packed_size
+                     (const Eagle__V1__PassCost   *message);
+size_t eagle__v1__pass_cost__pack
+                     (const Eagle__V1__PassCost   *message,
+                      uint8_t             *out);
+size_t eagle__v1__pass_cost__pack_to_buffer
+                     (const Eagle__V1__PassCost   *message,
+                      ProtobufCBuffer     *buffer);
+Eagle__V1__PassCost *
+       eagle__v1__pass_cost__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   eagle__v1__pass_cost__free_unpacked
+                     (Eagle__V1__PassCost *message,
+                      ProtobufCAllocator *allocator);
 /* Eagle__V1__ModelList methods */
 void   eagle__v1__model_list__init
                      (Eagle__V1__ModelList         *message);
@@ -1282,6 +1352,9 @@ typedef void (*Eagle__V1__HelloReply_Closure)
 typedef void (*Eagle__V1__ModelInfo_Closure)
                  (const Eagle__V1__ModelInfo *message,
                   void *closure_data);
+typedef void (*Eagle__V1__PassCost_Closure)
+                 (const Eagle__V1__PassCost *message,
+                  void *closure_data);
 typedef void (*Eagle__V1__ModelList_Closure)
                  (const Eagle__V1__ModelList *message,
                   void *closure_data);
@@ -1336,6 +1409,7 @@ extern const ProtobufCMessageDescriptor eagle__v1__response__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__empty__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__hello_reply__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor;
+extern const ProtobufCMessageDescriptor eagle__v1__pass_cost__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__model_list__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__generate_chunk__descriptor;
 extern const ProtobufCMessageDescriptor eagle__v1__generate_result__descriptor;

@@ -952,6 +952,51 @@ void   eagle__v1__model_info__free_unpacked
   assert(message->base.descriptor == &eagle__v1__model_info__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   eagle__v1__pass_cost__init
+                     (Eagle__V1__PassCost         *message)
+{
+  static const Eagle__V1__PassCost init_value = EAGLE__V1__PASS_COST__INIT;
+  *message = init_value;
+}
+size_t eagle__v1__pass_cost__get_packed_size
+                     (const Eagle__V1__PassCost *message)
+{
+  assert(message->base.descriptor == &eagle__v1__pass_cost__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t eagle__v1__pass_cost__pack
+                     (const Eagle__V1__PassCost *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &eagle__v1__pass_cost__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t eagle__v1__pass_cost__pack_to_buffer
+                     (const Eagle__V1__PassCost *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &eagle__v1__pass_cost__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Eagle__V1__PassCost *
+       eagle__v1__pass_cost__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Eagle__V1__PassCost *)
+     protobuf_c_message_unpack (&eagle__v1__pass_cost__descriptor,
+                                allocator, len, data);
+}
+void   eagle__v1__pass_cost__free_unpacked
+                     (Eagle__V1__PassCost *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &eagle__v1__pass_cost__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   eagle__v1__model_list__init
                      (Eagle__V1__ModelList         *message)
 {
@@ -2701,7 +2746,7 @@ const ProtobufCMessageDescriptor eagle__v1__hello_reply__descriptor =
   (ProtobufCMessageInit) eagle__v1__hello_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[14] =
+static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[16] =
 {
   {
     "name",
@@ -2871,6 +2916,30 @@ static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "target_pass_costs",
+    15,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Eagle__V1__ModelInfo, n_target_pass_costs),
+    offsetof(Eagle__V1__ModelInfo, target_pass_costs),
+    &eagle__v1__pass_cost__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "head_pass_costs",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Eagle__V1__ModelInfo, n_head_pass_costs),
+    offsetof(Eagle__V1__ModelInfo, head_pass_costs),
+    &eagle__v1__pass_cost__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   5,   /* field[5] = context_length */
@@ -2878,6 +2947,7 @@ static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   13,   /* field[13] = draft_weight_bytes */
   9,   /* field[9] = dtype */
   3,   /* field[3] = has_draft */
+  15,   /* field[15] = head_pass_costs */
   6,   /* field[6] = hidden_size */
   12,   /* field[12] = kv_bytes_per_token */
   7,   /* field[7] = layers */
@@ -2885,13 +2955,14 @@ static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   0,   /* field[0] = name */
   8,   /* field[8] = parameters */
   1,   /* field[1] = target_dir */
+  14,   /* field[14] = target_pass_costs */
   4,   /* field[4] = vocab_size */
   10,   /* field[10] = weight_bytes */
 };
 static const ProtobufCIntRange eagle__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
 {
@@ -2901,11 +2972,62 @@ const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
   "Eagle__V1__ModelInfo",
   "eagle.v1",
   sizeof(Eagle__V1__ModelInfo),
-  14,
+  16,
   eagle__v1__model_info__field_descriptors,
   eagle__v1__model_info__field_indices_by_name,
   1,  eagle__v1__model_info__number_ranges,
   (ProtobufCMessageInit) eagle__v1__model_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor eagle__v1__pass_cost__field_descriptors[2] =
+{
+  {
+    "tokens",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__PassCost, tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seconds",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__PassCost, seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned eagle__v1__pass_cost__field_indices_by_name[] = {
+  1,   /* field[1] = seconds */
+  0,   /* field[0] = tokens */
+};
+static const ProtobufCIntRange eagle__v1__pass_cost__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor eagle__v1__pass_cost__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "eagle.v1.PassCost",
+  "PassCost",
+  "Eagle__V1__PassCost",
+  "eagle.v1",
+  sizeof(Eagle__V1__PassCost),
+  2,
+  eagle__v1__pass_cost__field_descriptors,
+  eagle__v1__pass_cost__field_indices_by_name,
+  1,  eagle__v1__pass_cost__number_ranges,
+  (ProtobufCMessageInit) eagle__v1__pass_cost__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor eagle__v1__model_list__field_descriptors[1] =
@@ -3010,7 +3132,7 @@ const ProtobufCMessageDescriptor eagle__v1__generate_chunk__descriptor =
   (ProtobufCMessageInit) eagle__v1__generate_chunk__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__generate_result__field_descriptors[10] =
+static const ProtobufCFieldDescriptor eagle__v1__generate_result__field_descriptors[13] =
 {
   {
     "ids",
@@ -3132,9 +3254,48 @@ static const ProtobufCFieldDescriptor eagle__v1__generate_result__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "decoding",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__GenerateResult, decoding),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "decoding_reason",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__GenerateResult, decoding_reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected_accepted",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__GenerateResult, expected_accepted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__generate_result__field_indices_by_name[] = {
   7,   /* field[7] = decode_seconds */
+  10,   /* field[10] = decoding */
+  11,   /* field[11] = decoding_reason */
+  12,   /* field[12] = expected_accepted */
   0,   /* field[0] = ids */
   5,   /* field[5] = mean_accepted */
   6,   /* field[6] = prefill_seconds */
@@ -3148,7 +3309,7 @@ static const unsigned eagle__v1__generate_result__field_indices_by_name[] = {
 static const ProtobufCIntRange eagle__v1__generate_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor eagle__v1__generate_result__descriptor =
 {
@@ -3158,7 +3319,7 @@ const ProtobufCMessageDescriptor eagle__v1__generate_result__descriptor =
   "Eagle__V1__GenerateResult",
   "eagle.v1",
   sizeof(Eagle__V1__GenerateResult),
-  10,
+  13,
   eagle__v1__generate_result__field_descriptors,
   eagle__v1__generate_result__field_indices_by_name,
   1,  eagle__v1__generate_result__number_ranges,
@@ -3241,7 +3402,7 @@ const ProtobufCMessageDescriptor eagle__v1__detokenize_result__descriptor =
   (ProtobufCMessageInit) eagle__v1__detokenize_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[9] =
+static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[11] =
 {
   {
     "name",
@@ -3351,9 +3512,35 @@ static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "auto_greedy",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, auto_greedy),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "auto_sampled",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, auto_sampled),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_stats__field_indices_by_name[] = {
   6,   /* field[6] = active */
+  9,   /* field[9] = auto_greedy */
+  10,   /* field[10] = auto_sampled */
   8,   /* field[8] = errors */
   4,   /* field[4] = mean_accepted */
   0,   /* field[0] = name */
@@ -3366,7 +3553,7 @@ static const unsigned eagle__v1__model_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange eagle__v1__model_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_stats__descriptor =
 {
@@ -3376,7 +3563,7 @@ const ProtobufCMessageDescriptor eagle__v1__model_stats__descriptor =
   "Eagle__V1__ModelStats",
   "eagle.v1",
   sizeof(Eagle__V1__ModelStats),
-  9,
+  11,
   eagle__v1__model_stats__field_descriptors,
   eagle__v1__model_stats__field_indices_by_name,
   1,  eagle__v1__model_stats__number_ranges,

@@ -17,7 +17,7 @@ struct GeneratePlan: Sendable {
     let model: ServedModel
     let prompt: Prompt
     let params: GenerationParams
-    let decoding: DecodingChoice
+    let decoding: DecodingDecision
     let stream: Bool
 
     /// Limits that come from the daemon's configuration.
@@ -65,7 +65,7 @@ struct GeneratePlan: Sendable {
             ignoreEOS: request.ignoreEos)
         do { try params.validate() } catch { throw ServiceError(error) }
         if !request.stop.isEmpty { _ = try model.requireTokenizer() }
-        decoding = try factory.decoding(request.speculative, for: model)
+        decoding = try factory.decoding(request.speculative, for: model, sampled: !params.sampling.isGreedy)
     }
 
     /// Token ids from the wire, checked against the model's vocabulary and context.

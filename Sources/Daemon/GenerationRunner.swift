@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Logging
+import Speculative
 import Wire
 
 /// Runs one queued generation on a worker thread and reports it to the client.
@@ -21,7 +22,7 @@ struct GenerationRunner: Sendable {
         }
         do {
             let prompt = try plan.promptTokens()
-            let generator = factory.makeGenerator(plan.decoding, for: model)
+            let generator = factory.makeGenerator(plan.decoding.choice, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
                 var response = Eagle_V1_Response()
@@ -35,6 +36,12 @@ struct GenerationRunner: Sendable {
                 return .proceed
             }
             if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
+            if let policy = model.treePolicy, result.stopReason != .cancelled {
+                var tree: TreeConfig?
+                if case .eagle(_, let t) = plan.decoding.choice { tree = t }
+                policy.recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds,
+                                     sampled: !plan.params.sampling.isGreedy)
+            }
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)
@@ -55,6 +62,9 @@ struct GenerationRunner: Sendable {
                 $0.decodeSeconds = result.decodeSeconds
                 $0.queueSeconds = queueSeconds
                 $0.seed = plan.params.sampling.seed
+                $0.decoding = plan.decoding.description
+                $0.decodingReason = plan.decoding.reason
+                $0.expectedAccepted = plan.decoding.expectedTokensPerStep
             }
             sink.send(response)
         } catch {

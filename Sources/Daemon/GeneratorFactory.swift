@@ -10,14 +10,36 @@ public enum DecodingChoice: Sendable {
     case eagle(EagleHead, TreeConfig)
 }
 
+/// A decoding choice with what the result reports about it.
+public struct DecodingDecision: Sendable {
+    public var choice: DecodingChoice
+    /// "plain", or the tree ("dynamic depth=2 top_k=1 total=3").
+    public var description: String
+    /// Why: "requested", or the cost-aware choice's reasoning.
+    public var reason: String
+    /// Tokens per step expected when the choice was made (1 for plain decoding).
+    public var expectedTokensPerStep: Double
+
+    public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double) {
+        self.choice = choice
+        switch choice {
+        case .plain: description = "plain"
+        case .eagle(_, let tree): description = TreePolicy.describe(tree)
+        }
+        self.reason = reason
+        self.expectedTokensPerStep = expectedTokensPerStep
+    }
+}
+
 /// Chooses and builds the token generator for each generation request.
 ///
 /// The single place where decoding strategies are wired in: plain decoding, or EAGLE
 /// speculative decoding when the request asks for it and the model has a draft head.
 public protocol GeneratorFactory: Sendable {
     /// Translates and checks a request's options, before it is queued (typed errors for
-    /// requests that cannot be served as asked).
-    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice
+    /// requests that cannot be served as asked). `sampled`: the request samples (it is not
+    /// greedy), which the automatic tree choice keeps apart.
+    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel, sampled: Bool) throws(ServiceError) -> DecodingDecision
     /// Builds the generator for one request, on the worker thread that will run it.
     /// Its KV cache lives as long as the generator: it is freed when the request ends.
     func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator
@@ -35,13 +57,17 @@ public struct StandardGeneratorFactory: GeneratorFactory {
         case .plain:
             return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch)
         case .eagle(let head, let tree):
-            return SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
+            var generator = SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
+            generator.policy = model.treePolicy
+            return generator
         }
     }
 
-    /// The decoding a request asks for: plain, or EAGLE with its options over the CPU defaults.
-    public func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice {
-        guard options.enabled else { return .plain }
+    /// The decoding a request asks for: plain; EAGLE with the tree it names (its fields over
+    /// the CPU default); or, when EAGLE is on and every tree field is left at 0, the tree —
+    /// or plain decoding — the model's `TreePolicy` expects to be fastest.
+    public func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel, sampled: Bool) throws(ServiceError) -> DecodingDecision {
+        guard options.enabled else { return DecodingDecision(.plain, reason: "requested", expectedTokensPerStep: 1) }
         guard let head = model.head else { throw .failedPrecondition("model \(model.name) has no draft head") }
         let tree: TreeConfig
         if options.staticTree {
@@ -49,6 +75,14 @@ public struct StandardGeneratorFactory: GeneratorFactory {
                 throw .invalidArgument("static_tree uses the EAGLE-1 tree mc_sim_7b_63; leave tree_depth, tree_top_k and total_tokens at 0")
             }
             tree = .staticTree(choices: TreeConfig.mcSim7b63)
+        } else if options.treeDepth == 0, options.treeTopK == 0, options.totalTokens == 0 {
+            guard let policy = model.treePolicy else {
+                return DecodingDecision(.eagle(head, .cpuDefault), reason: "automatic: the CPU default tree (the model was not calibrated)",
+                                        expectedTokensPerStep: 0)
+            }
+            let auto = policy.choose(sampled: sampled)
+            let choice: DecodingChoice = auto.tree.map { .eagle(head, $0) } ?? .plain
+            return DecodingDecision(choice, reason: "automatic: " + auto.reason, expectedTokensPerStep: auto.expectedTokensPerStep)
         } else {
             // The CPU default is a dynamic tree; its fields fill what the request leaves at 0.
             guard case .dynamic(let depth, let topK, let total) = TreeConfig.cpuDefault else {
@@ -59,6 +93,6 @@ public struct StandardGeneratorFactory: GeneratorFactory {
                             totalTokens: options.totalTokens == 0 ? total : Int(min(options.totalTokens, 1024)))
         }
         do { try tree.validate(maxVerified: maxBatch) } catch { throw .invalidArgument("\(error)") }
-        return .eagle(head, tree)
+        return DecodingDecision(.eagle(head, tree), reason: "requested", expectedTokensPerStep: 0)
     }
 }

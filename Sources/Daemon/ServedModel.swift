@@ -17,6 +17,9 @@ public final class ServedModel: Sendable {
     public let tokenizer: Tokenizer?
     public let scheduler: ModelScheduler
     public let statistics = ModelStatistics()
+    /// Chooses trees for requests that leave them to the daemon (nil without a head, or when
+    /// the loader did not calibrate: such requests get `TreeConfig.cpuDefault`).
+    public let treePolicy: TreePolicy?
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
                 workers: Int, queueLimit: Int) {
@@ -26,6 +29,7 @@ public final class ServedModel: Sendable {
         model = weights.model
         tokenizer = weights.tokenizer
         head = weights.head
+        treePolicy = weights.treePolicy
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
     }
 
@@ -82,12 +86,24 @@ public final class ServedModel: Sendable {
             $0.mappedWeightBytes = UInt64(mappedWeightBytes)
             $0.kvBytesPerToken = UInt64(kvBytesPerToken)
             $0.draftWeightBytes = UInt64(head?.byteCount ?? 0)
+            if let costs = treePolicy?.costs {
+                func wire(_ points: [PassCosts.Point]) -> [Eagle_V1_PassCost] {
+                    points.map { p in .with { $0.tokens = UInt32(p.tokens); $0.seconds = p.seconds } }
+                }
+                $0.targetPassCosts = wire(costs.target)
+                $0.headPassCosts = wire(costs.head)
+            }
         }
     }
 
     public var stats: Eagle_V1_ModelStats {
         let load = scheduler.load
-        return statistics.snapshot(name: name, active: load.active, queued: load.queued)
+        var stats = statistics.snapshot(name: name, active: load.active, queued: load.queued)
+        if let treePolicy {
+            stats.autoGreedy = treePolicy.choose(sampled: false).reason
+            stats.autoSampled = treePolicy.choose(sampled: true).reason
+        }
+        return stats
     }
 }
 
@@ -96,11 +112,14 @@ public struct LoadedWeights: Sendable {
     public var model: LlamaModel
     public var tokenizer: Tokenizer?
     public var head: EagleHead?
+    /// The head's cost-aware tree choice, calibrated at load.
+    public var treePolicy: TreePolicy?
 
-    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?) {
+    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?, treePolicy: TreePolicy? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.head = head
+        self.treePolicy = treePolicy
     }
 }
 
@@ -148,6 +167,20 @@ public struct CheckpointLoader: ModelLoading {
                 throw ServiceError(loading: spec.name, error)
             }
         }
-        return LoadedWeights(model: model, tokenizer: tokenizer, head: head)
+        return LoadedWeights(model: model, tokenizer: tokenizer, head: head, treePolicy: head.flatMap { calibrate(spec.name, model, $0) })
+    }
+
+    /// Measures what target and head passes cost here (a second or two), for the tree choice.
+    /// A model whose calibration fails is still served, with the default tree.
+    private func calibrate(_ name: String, _ model: LlamaModel, _ head: EagleHead) -> TreePolicy? {
+        let start = ContinuousClock.now
+        do {
+            let costs = try PassCosts.measure(model: model, head: head)
+            progress?("model '\(name)': calibrated in \(String(format: "%.2f", (ContinuousClock.now - start).seconds)) s: \(costs.summary)")
+            return TreePolicy(costs: costs)
+        } catch {
+            progress?("model '\(name)': calibration failed (\(error)); requests get the default tree")
+            return nil
+        }
     }
 }

@@ -20,6 +20,8 @@ public struct SpeculativeGenerator: TokenGenerator {
     public let tree: TreeConfig
     /// Rows of one target forward pass (prefill chunks and verified trees).
     public let maxBatch: Int
+    /// Told what each step accepted, so it can choose later trees.
+    public var policy: TreePolicy?
     var rule = AcceptanceRule.exact
 
     public init(model: LlamaModel, head: EagleHead, tokenizer: Tokenizer?, tree: TreeConfig = .cpuDefault, maxBatch: Int = 64) {
@@ -106,6 +108,7 @@ public struct SpeculativeGenerator: TokenGenerator {
             let stats = StepStats(tokenCount: emitted.count,
                                   draftSeconds: (verifyStart - draftStart).seconds + (clock.now - verifyEnd).seconds,
                                   verifySeconds: (verifyEnd - verifyStart).seconds)
+            policy?.record(drafted: drafted, accepted: accepted, sampled: !params.sampling.isGreedy)
             let step = output.take(emitted)
             if onEvent(GenerationEvent(tokens: step.tokens, text: step.text, stats: stats)) == .cancel {
                 emitRest(output.stop(.cancelled), onEvent)

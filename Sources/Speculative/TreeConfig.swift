@@ -1,5 +1,5 @@
 /// How draft trees are shaped.
-public enum TreeConfig: Sendable, Equatable {
+public enum TreeConfig: Sendable, Hashable {
     /// EAGLE-2: expand the `topK` best nodes per level by cumulative draft log-probability
     /// down to `depth` draft tokens, then keep the best `totalTokens - 1` nodes overall.
     /// `totalTokens` counts the root, i.e. it is the number of tokens verified per step.

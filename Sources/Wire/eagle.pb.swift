@@ -466,13 +466,15 @@ public nonisolated struct Eagle_V1_SpeculativeOptions: Sendable {
   /// EAGLE on; FAILED_PRECONDITION if the model has no draft head
   public var enabled: Bool = false
 
-  /// 0 = the daemon's CPU default (one daemon-wide constant, docs/speculative.md)
+  /// Leave tree_depth, tree_top_k and total_tokens all 0 (and static_tree false) for the
+  /// automatic choice: the tree — or plain decoding — the model's calibrated cost curve and
+  /// acceptance statistics make fastest (docs/speculative.md). Set any of them to choose the
+  /// tree yourself; the fields left at 0 then take the CPU default's values.
   public var treeDepth: UInt32 = 0
 
-  /// 0 = the daemon's CPU default
   public var treeTopK: UInt32 = 0
 
-  /// tokens verified per step, the root included; 0 = the daemon's CPU default
+  /// tokens verified per step, the root included
   public var totalTokens: UInt32 = 0
 
   /// EAGLE-1 static tree instead of the EAGLE-2 dynamic tree
@@ -646,112 +648,118 @@ public nonisolated struct Eagle_V1_Health: Sendable {
   public init() {}
 }
 
-public nonisolated struct Eagle_V1_Response: Sendable {
+public nonisolated struct Eagle_V1_Response: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// the request's id (0 for connection-level protocol errors)
-  public var id: UInt64 = 0
+  public var id: UInt64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var kind: Eagle_V1_Response.OneOf_Kind? = nil
+  public var kind: OneOf_Kind? {
+    get {return _storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
   /// terminal: the request failed
   public var status: Eagle_V1_Status {
     get {
-      if case .status(let v)? = kind {return v}
+      if case .status(let v)? = _storage._kind {return v}
       return Eagle_V1_Status()
     }
-    set {kind = .status(newValue)}
+    set {_uniqueStorage()._kind = .status(newValue)}
   }
 
   public var hello: Eagle_V1_HelloReply {
     get {
-      if case .hello(let v)? = kind {return v}
+      if case .hello(let v)? = _storage._kind {return v}
       return Eagle_V1_HelloReply()
     }
-    set {kind = .hello(newValue)}
+    set {_uniqueStorage()._kind = .hello(newValue)}
   }
 
   public var models: Eagle_V1_ModelList {
     get {
-      if case .models(let v)? = kind {return v}
+      if case .models(let v)? = _storage._kind {return v}
       return Eagle_V1_ModelList()
     }
-    set {kind = .models(newValue)}
+    set {_uniqueStorage()._kind = .models(newValue)}
   }
 
   public var loaded: Eagle_V1_ModelInfo {
     get {
-      if case .loaded(let v)? = kind {return v}
+      if case .loaded(let v)? = _storage._kind {return v}
       return Eagle_V1_ModelInfo()
     }
-    set {kind = .loaded(newValue)}
+    set {_uniqueStorage()._kind = .loaded(newValue)}
   }
 
   public var unloaded: Eagle_V1_Empty {
     get {
-      if case .unloaded(let v)? = kind {return v}
+      if case .unloaded(let v)? = _storage._kind {return v}
       return Eagle_V1_Empty()
     }
-    set {kind = .unloaded(newValue)}
+    set {_uniqueStorage()._kind = .unloaded(newValue)}
   }
 
   /// not terminal
   public var chunk: Eagle_V1_GenerateChunk {
     get {
-      if case .chunk(let v)? = kind {return v}
+      if case .chunk(let v)? = _storage._kind {return v}
       return Eagle_V1_GenerateChunk()
     }
-    set {kind = .chunk(newValue)}
+    set {_uniqueStorage()._kind = .chunk(newValue)}
   }
 
   public var generate: Eagle_V1_GenerateResult {
     get {
-      if case .generate(let v)? = kind {return v}
+      if case .generate(let v)? = _storage._kind {return v}
       return Eagle_V1_GenerateResult()
     }
-    set {kind = .generate(newValue)}
+    set {_uniqueStorage()._kind = .generate(newValue)}
   }
 
   public var tokenize: Eagle_V1_TokenizeResult {
     get {
-      if case .tokenize(let v)? = kind {return v}
+      if case .tokenize(let v)? = _storage._kind {return v}
       return Eagle_V1_TokenizeResult()
     }
-    set {kind = .tokenize(newValue)}
+    set {_uniqueStorage()._kind = .tokenize(newValue)}
   }
 
   public var detokenize: Eagle_V1_DetokenizeResult {
     get {
-      if case .detokenize(let v)? = kind {return v}
+      if case .detokenize(let v)? = _storage._kind {return v}
       return Eagle_V1_DetokenizeResult()
     }
-    set {kind = .detokenize(newValue)}
+    set {_uniqueStorage()._kind = .detokenize(newValue)}
   }
 
   public var cancelled: Eagle_V1_Empty {
     get {
-      if case .cancelled(let v)? = kind {return v}
+      if case .cancelled(let v)? = _storage._kind {return v}
       return Eagle_V1_Empty()
     }
-    set {kind = .cancelled(newValue)}
+    set {_uniqueStorage()._kind = .cancelled(newValue)}
   }
 
   public var stats: Eagle_V1_StatsReply {
     get {
-      if case .stats(let v)? = kind {return v}
+      if case .stats(let v)? = _storage._kind {return v}
       return Eagle_V1_StatsReply()
     }
-    set {kind = .stats(newValue)}
+    set {_uniqueStorage()._kind = .stats(newValue)}
   }
 
   public var health: Eagle_V1_HealthReply {
     get {
-      if case .health(let v)? = kind {return v}
+      if case .health(let v)? = _storage._kind {return v}
       return Eagle_V1_HealthReply()
     }
-    set {kind = .health(newValue)}
+    set {_uniqueStorage()._kind = .health(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -775,6 +783,8 @@ public nonisolated struct Eagle_V1_Response: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Eagle_V1_Empty: Sendable {
@@ -843,6 +853,28 @@ public nonisolated struct Eagle_V1_ModelInfo: Sendable {
   /// of weight_bytes, the draft head's (0 without one)
   public var draftWeightBytes: UInt64 = 0
 
+  /// Measured at load for models with a head (the input of the automatic tree choice):
+  public var targetPassCosts: [Eagle_V1_PassCost] = []
+
+  /// draft-head passes with draft logits for every row
+  public var headPassCosts: [Eagle_V1_PassCost] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Eagle_V1_PassCost: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// tokens in the pass
+  public var tokens: UInt32 = 0
+
+  /// median wall time
+  public var seconds: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -908,6 +940,15 @@ public nonisolated struct Eagle_V1_GenerateResult: Sendable {
   /// the seed used (echoes the request, or the chosen one)
   public var seed: UInt64 = 0
 
+  /// "plain", or the tree used ("dynamic depth=2 top_k=1 total=3")
+  public var decoding: String = String()
+
+  /// "requested", or why the automatic choice made it
+  public var decodingReason: String = String()
+
+  /// tokens per step the automatic choice expected (0 when not automatic)
+  public var expectedAccepted: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -960,6 +1001,12 @@ public nonisolated struct Eagle_V1_ModelStats: Sendable {
   public var queued: UInt32 = 0
 
   public var errors: UInt64 = 0
+
+  /// what the automatic tree choice would pick now, and why (models with a head)
+  public var autoGreedy: String = String()
+
+  /// the same for sampled requests
+  public var autoSampled: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1861,239 +1908,277 @@ nonisolated extension Eagle_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
   public static let protoMessageName: String = _protobuf_package + ".Response"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}hello\0\u{1}models\0\u{1}loaded\0\u{1}unloaded\0\u{1}chunk\0\u{1}generate\0\u{1}tokenize\0\u{1}detokenize\0\u{1}cancelled\0\u{1}stats\0\u{1}health\0")
 
+  fileprivate class _StorageClass {
+    var _id: UInt64 = 0
+    var _kind: Eagle_V1_Response.OneOf_Kind?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _kind = source._kind
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
-      case 2: try {
-        var v: Eagle_V1_Status?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .status(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._id) }()
+        case 2: try {
+          var v: Eagle_V1_Status?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .status(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .status(v)
+          }
+        }()
+        case 3: try {
+          var v: Eagle_V1_HelloReply?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .hello(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .hello(v)
+          }
+        }()
+        case 4: try {
+          var v: Eagle_V1_ModelList?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .models(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .models(v)
+          }
+        }()
+        case 5: try {
+          var v: Eagle_V1_ModelInfo?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .loaded(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .loaded(v)
+          }
+        }()
+        case 6: try {
+          var v: Eagle_V1_Empty?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .unloaded(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .unloaded(v)
+          }
+        }()
+        case 7: try {
+          var v: Eagle_V1_GenerateChunk?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .chunk(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .chunk(v)
+          }
+        }()
+        case 8: try {
+          var v: Eagle_V1_GenerateResult?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .generate(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .generate(v)
+          }
+        }()
+        case 9: try {
+          var v: Eagle_V1_TokenizeResult?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .tokenize(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .tokenize(v)
+          }
+        }()
+        case 10: try {
+          var v: Eagle_V1_DetokenizeResult?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .detokenize(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .detokenize(v)
+          }
+        }()
+        case 11: try {
+          var v: Eagle_V1_Empty?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .cancelled(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .cancelled(v)
+          }
+        }()
+        case 12: try {
+          var v: Eagle_V1_StatsReply?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .stats(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .stats(v)
+          }
+        }()
+        case 13: try {
+          var v: Eagle_V1_HealthReply?
+          var hadOneofValue = false
+          if let current = _storage._kind {
+            hadOneofValue = true
+            if case .health(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._kind = .health(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .status(v)
-        }
-      }()
-      case 3: try {
-        var v: Eagle_V1_HelloReply?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .hello(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .hello(v)
-        }
-      }()
-      case 4: try {
-        var v: Eagle_V1_ModelList?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .models(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .models(v)
-        }
-      }()
-      case 5: try {
-        var v: Eagle_V1_ModelInfo?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .loaded(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .loaded(v)
-        }
-      }()
-      case 6: try {
-        var v: Eagle_V1_Empty?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .unloaded(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .unloaded(v)
-        }
-      }()
-      case 7: try {
-        var v: Eagle_V1_GenerateChunk?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .chunk(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .chunk(v)
-        }
-      }()
-      case 8: try {
-        var v: Eagle_V1_GenerateResult?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .generate(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .generate(v)
-        }
-      }()
-      case 9: try {
-        var v: Eagle_V1_TokenizeResult?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .tokenize(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .tokenize(v)
-        }
-      }()
-      case 10: try {
-        var v: Eagle_V1_DetokenizeResult?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .detokenize(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .detokenize(v)
-        }
-      }()
-      case 11: try {
-        var v: Eagle_V1_Empty?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .cancelled(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .cancelled(v)
-        }
-      }()
-      case 12: try {
-        var v: Eagle_V1_StatsReply?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .stats(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .stats(v)
-        }
-      }()
-      case 13: try {
-        var v: Eagle_V1_HealthReply?
-        var hadOneofValue = false
-        if let current = self.kind {
-          hadOneofValue = true
-          if case .health(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.kind = .health(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.id != 0 {
-      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
-    }
-    switch self.kind {
-    case .status?: try {
-      guard case .status(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case .hello?: try {
-      guard case .hello(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    }()
-    case .models?: try {
-      guard case .models(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case .loaded?: try {
-      guard case .loaded(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    }()
-    case .unloaded?: try {
-      guard case .unloaded(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    }()
-    case .chunk?: try {
-      guard case .chunk(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    }()
-    case .generate?: try {
-      guard case .generate(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    }()
-    case .tokenize?: try {
-      guard case .tokenize(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    }()
-    case .detokenize?: try {
-      guard case .detokenize(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .cancelled?: try {
-      guard case .cancelled(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .stats?: try {
-      guard case .stats(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .health?: try {
-      guard case .health(let v)? = self.kind else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._id != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      switch _storage._kind {
+      case .status?: try {
+        guard case .status(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .hello?: try {
+        guard case .hello(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case .models?: try {
+        guard case .models(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case .loaded?: try {
+        guard case .loaded(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      }()
+      case .unloaded?: try {
+        guard case .unloaded(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      }()
+      case .chunk?: try {
+        guard case .chunk(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      }()
+      case .generate?: try {
+        guard case .generate(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      }()
+      case .tokenize?: try {
+        guard case .tokenize(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      }()
+      case .detokenize?: try {
+        guard case .detokenize(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .cancelled?: try {
+        guard case .cancelled(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .stats?: try {
+        guard case .stats(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .health?: try {
+        guard case .health(let v)? = _storage._kind else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Eagle_V1_Response, rhs: Eagle_V1_Response) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.kind != rhs.kind {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2165,7 +2250,7 @@ nonisolated extension Eagle_V1_HelloReply: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0\u{3}draft_weight_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0\u{3}draft_weight_bytes\0\u{3}target_pass_costs\0\u{3}head_pass_costs\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2187,6 +2272,8 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
       case 12: try { try decoder.decodeSingularUInt64Field(value: &self.mappedWeightBytes) }()
       case 13: try { try decoder.decodeSingularUInt64Field(value: &self.kvBytesPerToken) }()
       case 14: try { try decoder.decodeSingularUInt64Field(value: &self.draftWeightBytes) }()
+      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.targetPassCosts) }()
+      case 16: try { try decoder.decodeRepeatedMessageField(value: &self.headPassCosts) }()
       default: break
       }
     }
@@ -2235,6 +2322,12 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if self.draftWeightBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.draftWeightBytes, fieldNumber: 14)
     }
+    if !self.targetPassCosts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.targetPassCosts, fieldNumber: 15)
+    }
+    if !self.headPassCosts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.headPassCosts, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2253,6 +2346,43 @@ nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.mappedWeightBytes != rhs.mappedWeightBytes {return false}
     if lhs.kvBytesPerToken != rhs.kvBytesPerToken {return false}
     if lhs.draftWeightBytes != rhs.draftWeightBytes {return false}
+    if lhs.targetPassCosts != rhs.targetPassCosts {return false}
+    if lhs.headPassCosts != rhs.headPassCosts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Eagle_V1_PassCost: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PassCost"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tokens\0\u{1}seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.tokens) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.tokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.tokens, fieldNumber: 1)
+    }
+    if self.seconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.seconds, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Eagle_V1_PassCost, rhs: Eagle_V1_PassCost) -> Bool {
+    if lhs.tokens != rhs.tokens {return false}
+    if lhs.seconds != rhs.seconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2330,7 +2460,7 @@ nonisolated extension Eagle_V1_GenerateChunk: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Eagle_V1_GenerateResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GenerateResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ids\0\u{1}text\0\u{3}stop_reason\0\u{3}prompt_tokens\0\u{1}steps\0\u{3}mean_accepted\0\u{3}prefill_seconds\0\u{3}decode_seconds\0\u{3}queue_seconds\0\u{1}seed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ids\0\u{1}text\0\u{3}stop_reason\0\u{3}prompt_tokens\0\u{1}steps\0\u{3}mean_accepted\0\u{3}prefill_seconds\0\u{3}decode_seconds\0\u{3}queue_seconds\0\u{1}seed\0\u{1}decoding\0\u{3}decoding_reason\0\u{3}expected_accepted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2348,6 +2478,9 @@ nonisolated extension Eagle_V1_GenerateResult: SwiftProtobuf.Message, SwiftProto
       case 8: try { try decoder.decodeSingularDoubleField(value: &self.decodeSeconds) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.queueSeconds) }()
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.seed) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.decoding) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.decodingReason) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.expectedAccepted) }()
       default: break
       }
     }
@@ -2384,6 +2517,15 @@ nonisolated extension Eagle_V1_GenerateResult: SwiftProtobuf.Message, SwiftProto
     if self.seed != 0 {
       try visitor.visitSingularUInt64Field(value: self.seed, fieldNumber: 10)
     }
+    if !self.decoding.isEmpty {
+      try visitor.visitSingularStringField(value: self.decoding, fieldNumber: 11)
+    }
+    if !self.decodingReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.decodingReason, fieldNumber: 12)
+    }
+    if self.expectedAccepted.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedAccepted, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2398,6 +2540,9 @@ nonisolated extension Eagle_V1_GenerateResult: SwiftProtobuf.Message, SwiftProto
     if lhs.decodeSeconds != rhs.decodeSeconds {return false}
     if lhs.queueSeconds != rhs.queueSeconds {return false}
     if lhs.seed != rhs.seed {return false}
+    if lhs.decoding != rhs.decoding {return false}
+    if lhs.decodingReason != rhs.decodingReason {return false}
+    if lhs.expectedAccepted != rhs.expectedAccepted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2465,7 +2610,7 @@ nonisolated extension Eagle_V1_DetokenizeResult: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}requests\0\u{3}tokens_generated\0\u{3}prompt_tokens\0\u{3}mean_accepted\0\u{3}tokens_per_second\0\u{1}active\0\u{1}queued\0\u{1}errors\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}requests\0\u{3}tokens_generated\0\u{3}prompt_tokens\0\u{3}mean_accepted\0\u{3}tokens_per_second\0\u{1}active\0\u{1}queued\0\u{1}errors\0\u{3}auto_greedy\0\u{3}auto_sampled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2482,6 +2627,8 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.active) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.queued) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.errors) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.autoGreedy) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.autoSampled) }()
       default: break
       }
     }
@@ -2515,6 +2662,12 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if self.errors != 0 {
       try visitor.visitSingularUInt64Field(value: self.errors, fieldNumber: 9)
     }
+    if !self.autoGreedy.isEmpty {
+      try visitor.visitSingularStringField(value: self.autoGreedy, fieldNumber: 10)
+    }
+    if !self.autoSampled.isEmpty {
+      try visitor.visitSingularStringField(value: self.autoSampled, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2528,6 +2681,8 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.active != rhs.active {return false}
     if lhs.queued != rhs.queued {return false}
     if lhs.errors != rhs.errors {return false}
+    if lhs.autoGreedy != rhs.autoGreedy {return false}
+    if lhs.autoSampled != rhs.autoSampled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

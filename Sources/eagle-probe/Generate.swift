@@ -15,6 +15,12 @@ struct Generate: ParsableCommand {
     @Option(help: "0 = chosen by the server.") var seed: UInt64 = 0
     @Option(help: "Stop string. Repeatable.") var stop: [String] = []
     @Flag(help: "Use the model's EAGLE draft head.") var eagle = false
+    @Option(help: "EAGLE: draft tree depth (implies --eagle; unset fields take the CPU default's).") var treeDepth: UInt32?
+    @Option(help: "EAGLE: drafts kept per tree level (implies --eagle).") var treeTopK: UInt32?
+    @Option(help: "EAGLE: tokens verified per step, the root included (implies --eagle).") var totalTokens: UInt32?
+    @Flag(help: "EAGLE: the EAGLE-1 static tree mc_sim_7b_63 (implies --eagle).") var staticTree = false
+    @Flag(help: "EAGLE with the tree the daemon expects to be fastest — or plain decoding when no tree pays (the default with --eagle).")
+    var auto = false
     @Flag(help: "Keep going past end-of-sequence.") var ignoreEOS = false
     @Flag(help: "Ask for the whole result at once instead of a stream.") var noStream = false
     @Flag(help: "Treat the prompt as a user chat message (rendered with the chat template).") var chat = false
@@ -24,6 +30,11 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         if prompt == nil && tokens == nil { throw ValidationError("give a prompt or --tokens") }
+        let explicit = treeDepth != nil || treeTopK != nil || totalTokens != nil || staticTree
+        if auto && explicit { throw ValidationError("--auto lets the daemon choose the tree; drop --tree-depth, --tree-top-k, --total-tokens and --static-tree") }
+        for (name, value) in [("--tree-depth", treeDepth), ("--tree-top-k", treeTopK), ("--total-tokens", totalTokens)] where value == 0 {
+            throw ValidationError("\(name) must be at least 1")
+        }
     }
 
     func run() throws {
@@ -41,7 +52,13 @@ struct Generate: ParsableCommand {
         if let maxTokens { request.maxTokens = maxTokens }
         request.sampling = .with { $0.temperature = temperature; $0.topK = topK; $0.topP = topP; $0.seed = seed }
         request.stop = stop
-        request.speculative = .with { $0.enabled = eagle }
+        request.speculative = .with {
+            $0.enabled = eagle || auto || staticTree || treeDepth != nil || treeTopK != nil || totalTokens != nil
+            $0.treeDepth = treeDepth ?? 0
+            $0.treeTopK = treeTopK ?? 0
+            $0.totalTokens = totalTokens ?? 0
+            $0.staticTree = staticTree
+        }
         request.ignoreEos = ignoreEOS
         request.stream = !noStream
         let json = connection.json
@@ -67,6 +84,9 @@ struct Generate: ParsableCommand {
                                   result.ids.count, "\(result.stopReason)", result.promptTokens, rate, result.meanAccepted,
                                   result.queueSeconds, result.seed)
                 FileHandle.standardError.write(Data(line.utf8))
+                if !result.decoding.isEmpty {
+                    FileHandle.standardError.write(Data("[decoding: \(result.decoding) — \(result.decodingReason)]\n".utf8))
+                }
             }
         }
     }

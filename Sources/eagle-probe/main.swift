@@ -127,6 +127,7 @@ struct Models: ParsableCommand {
             for model in response.models.models {
                 let draft = model.hasDraft_p ? " draft=\(model.draftDir)" : ""
                 print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength), \(memoryLine(model))\t\(model.targetDir)\(draft)")
+                if !model.targetPassCosts.isEmpty { print("\t\(costLine(model))") }
             }
         }
     }
@@ -141,6 +142,14 @@ func memoryLine(_ model: Eagle_V1_ModelInfo) -> String {
     let kv = String(format: "%.1f KB/token", Double(model.kvBytesPerToken) / 1e3)
     return "\(dtype) weights \(mb(model.weightBytes)) (\(mb(model.mappedWeightBytes)) mapped in place\(head)), "
         + "KV cache \(kv) (\(mb(model.kvBytesPerToken * UInt64(model.contextLength))) at full context)"
+}
+
+/// "pass ms by tokens: target 1:2.10 2:2.31 …; head 1:0.80 …": the calibration of a model with a head.
+func costLine(_ model: Eagle_V1_ModelInfo) -> String {
+    func list(_ costs: [Eagle_V1_PassCost]) -> String {
+        costs.map { String(format: "%u:%.2f", $0.tokens, $0.seconds * 1e3) }.joined(separator: " ")
+    }
+    return "pass ms by tokens: target \(list(model.targetPassCosts)); head \(list(model.headPassCosts))"
 }
 
 struct Stats: ParsableCommand {
@@ -162,7 +171,10 @@ struct Stats: ParsableCommand {
             if connection.json { try printJSON(response); return }
             if prometheus { print(prometheusText(response.stats), terminator: ""); return }
             print(String(format: "uptime %.1f s", response.stats.uptimeSeconds))
-            for m in response.stats.models { print(statsLine(m)) }
+            for m in response.stats.models {
+                print(statsLine(m))
+                if !m.autoGreedy.isEmpty { print("\tauto (greedy): \(m.autoGreedy)\n\tauto (sampled): \(m.autoSampled)") }
+            }
         }
     }
 }

@@ -113,8 +113,8 @@ func onThreads<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) thro
 struct SlowGeneratorFactory: GeneratorFactory {
     var delaySeconds: Double = 0.01
 
-    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel) throws(ServiceError) -> DecodingChoice {
-        try StandardGeneratorFactory().decoding(options, for: model)
+    func decoding(_ options: Eagle_V1_SpeculativeOptions, for model: ServedModel, sampled: Bool) throws(ServiceError) -> DecodingDecision {
+        try StandardGeneratorFactory().decoding(options, for: model, sampled: sampled)
     }
 
     func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {

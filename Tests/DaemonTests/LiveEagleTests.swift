@@ -95,3 +95,34 @@ struct LiveEagleTests {
         expectStatus(.invalidArgument) { _ = try client.call(eagle(generateRequest(), staticTree: true, depth: 3)) }
     }
 }
+
+@Suite("Live socket: automatic tree choice")
+struct LiveAutoTreeTests {
+    /// A model with a head is calibrated at load; a request that leaves the tree to the
+    /// daemon is told what was chosen and why, and its tokens are plain decoding's whatever
+    /// the choice; explicit trees are reported as requested.
+    @Test func automaticChoiceIsReportedAndLossless() throws {
+        let daemon = try LiveDaemon { $0.models = [ModelSpec(name: "tiny", target: fixtureModelPath, draft: fixtureHeadPath)] }
+        let client = try daemon.client()
+        let info = try client.call(.with { $0.listModels = .init() }).models.models[0]
+        #expect(info.targetPassCosts.count >= 2 && info.headPassCosts.count >= 2)
+        #expect(info.targetPassCosts.first?.tokens == 1 && info.targetPassCosts.allSatisfy { $0.seconds > 0 })
+        for prompt: [UInt32] in [[1, 5, 9, 17], [1, 40, 41, 42, 43, 44]] {
+            let plain = try client.call(generateRequest(prompt, maxTokens: 40)).generate
+            #expect(plain.decoding == "plain" && plain.decodingReason == "requested")
+            var auto = generateRequest(prompt, maxTokens: 40)
+            auto.generate.speculative = .with { $0.enabled = true }
+            let chosen = try client.call(auto).generate
+            #expect(chosen.ids == plain.ids)
+            #expect(chosen.decodingReason.hasPrefix("automatic: ") && !chosen.decoding.isEmpty, "\(chosen.decodingReason)")
+            #expect(chosen.expectedAccepted >= 1)
+            var explicit = auto
+            explicit.generate.speculative.treeDepth = 3
+            let requested = try client.call(explicit).generate
+            #expect(requested.ids == plain.ids)
+            #expect(requested.decoding == "dynamic depth=3 top_k=1 total=3" && requested.decodingReason == "requested")
+        }
+        let stats = try client.call(.with { $0.getStats = .init() }).stats.models[0]
+        #expect(!stats.autoGreedy.isEmpty && !stats.autoSampled.isEmpty)
+    }
+}

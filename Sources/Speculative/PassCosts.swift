@@ -1,0 +1,113 @@
+import Foundation
+import Inference
+import Tokenization
+
+/// What passes cost on this machine for one target and its head, measured with the real
+/// kernels: the input of the cost-aware tree choice (`TreePolicy`).
+public struct PassCosts: Sendable, Equatable {
+    /// One measured pass size.
+    public struct Point: Sendable, Equatable {
+        public var tokens: Int
+        public var seconds: Double
+        public init(_ tokens: Int, _ seconds: Double) {
+            self.tokens = tokens
+            self.seconds = seconds
+        }
+    }
+
+    /// Target passes with logits for every row (verification), by tokens in the pass.
+    public var target: [Point]
+    /// Head passes with draft logits for every row (one draft level, or the commit of the
+    /// accepted tokens).
+    public var head: [Point]
+
+    public init(target: [Point], head: [Point]) {
+        self.target = target.sorted { $0.tokens < $1.tokens }
+        self.head = head.sorted { $0.tokens < $1.tokens }
+    }
+
+    /// Seconds of a target pass of `n` tokens (interpolated; extrapolated linearly past the
+    /// last measurement).
+    public func targetSeconds(_ n: Double) -> Double { Self.interpolate(target, at: n) }
+    /// Seconds of a head pass of `n` tokens.
+    public func headSeconds(_ n: Double) -> Double { n <= 0 ? 0 : Self.interpolate(head, at: n) }
+
+    static func interpolate(_ points: [Point], at n: Double) -> Double {
+        guard let first = points.first else { return 0 }
+        if n <= Double(first.tokens) || points.count == 1 {
+            return first.seconds * (points.count == 1 ? max(1, n / Double(first.tokens)) : 1)
+        }
+        for (a, b) in zip(points, points.dropFirst()) where n <= Double(b.tokens) {
+            let t = (n - Double(a.tokens)) / Double(b.tokens - a.tokens)
+            return a.seconds + t * (b.seconds - a.seconds)
+        }
+        let (a, b) = (points[points.count - 2], points[points.count - 1])
+        let slope = max(0, (b.seconds - a.seconds) / Double(b.tokens - a.tokens))
+        return b.seconds + slope * (n - Double(b.tokens))
+    }
+
+    /// One line for logs: target n → ms, and the head's.
+    public var summary: String {
+        func list(_ points: [Point]) -> String {
+            points.map { "\($0.tokens):\(String(format: "%.2f", $0.seconds * 1e3))" }.joined(separator: " ")
+        }
+        return "target pass ms by tokens [\(list(target))], head [\(list(head))]"
+    }
+
+    /// Token counts measured by default: verification passes up to 16 tokens, head passes up
+    /// to 8 (a draft level holds top-k ≤ 8 nodes; commits hold the accepted tokens).
+    public static let targetSizes = [1, 2, 3, 4, 6, 8, 12, 16]
+    public static let headSizes = [1, 2, 3, 4, 6, 8]
+
+    /// Measures the passes (median of `repetitions` after one warm-up each) at a short
+    /// context. Sizes beyond what `budgetSeconds` allows are left out (the curve is then
+    /// extrapolated), so a large model's calibration stays within a few seconds.
+    public static func measure(
+        model: LlamaModel, head: EagleHead, repetitions: Int = 3, budgetSeconds: Double = 2
+    ) throws -> PassCosts {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let context = 16
+        let maxBatch = max(targetSizes.last!, headSizes.last!)
+        let capacity = context + maxBatch + 1
+        let session = model.makeSession(maxBatch: maxBatch, contextLength: capacity)
+        let vocabulary = model.config.vocabSize
+        let tokens = (0..<(context + maxBatch)).map { TokenID(($0 * 7 + 3) % vocabulary) }
+        _ = try session.prefill(Array(tokens[0..<context]))
+
+        func median(_ run: () throws -> Void) rethrows -> Double {
+            try run()
+            var times: [Double] = []
+            for _ in 0..<max(1, repetitions) {
+                let t = clock.now
+                try run()
+                times.append((clock.now - t).seconds)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        func withinBudget() -> Bool { (clock.now - start).seconds < budgetSeconds }
+
+        var target: [Point] = []
+        for n in targetSizes where target.count < 2 || withinBudget() {
+            let batch = Array(tokens[context..<(context + n)])
+            target.append(Point(n, try median {
+                _ = try session.forward(batch, logits: .all)
+                session.truncate(to: context)
+            }))
+        }
+
+        let draft = DraftSession(head: head, target: model, capacity: capacity, maxBatch: maxBatch)
+        let feature = FloatBuffer(count: model.config.hiddenSize)
+        var headCosts: [Point] = []
+        for n in headSizes where headCosts.count < 2 || withinBudget() {
+            let batch = Array(tokens[context..<(context + n)])
+            headCosts.append(Point(n, try median {
+                try batch.withUnsafeBufferPointer { t in
+                    try draft.forward(tokens: t, feature: { _ in UnsafePointer(feature.pointer) }, withLogits: true)
+                }
+                draft.truncate(to: 0)
+            }))
+        }
+        return PassCosts(target: target, head: headCosts)
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Synchronization
+
+/// How a request is decoded when it leaves the tree to the daemon, and why.
+public struct TreeChoice: Sendable, Equatable {
+    /// The tree, or nil for plain decoding.
+    public var tree: TreeConfig?
+    /// Tokens per step the choice expects (1 for plain decoding).
+    public var expectedTokensPerStep: Double
+    /// Expected tokens per second of the choice, and of plain decoding, on this machine.
+    public var expectedRate: Double
+    public var plainRate: Double
+    /// One sentence for the result and the logs.
+    public var reason: String
+}
+
+/// Cost-aware tree choice for one model and head: picks the tree (or plain decoding) that
+/// maximises expected tokens per second, from the measured cost of passes (`PassCosts`) and
+/// the acceptance statistics of the steps served so far.
+///
+/// Expected tokens per step of a dynamic tree (depth d, top-k k) are 1 + Σⱼ Πᵢ≤ⱼ Aᵢ(k), where
+/// Aᵢ(k) is the probability that one of the k best-ranked drafts at depth i is accepted when
+/// its parent was — estimated per (depth, rank) from every step of every shape, with a
+/// cautious prior where nothing was seen yet (optimistic enough to try a shape once). Its cost
+/// is d − 1 head passes of k rows (one per draft level), a target pass of the verified tokens
+/// and a head pass of the accepted ones. Once a shape has generated `observedTokens` tokens, its
+/// measured rate replaces the model's prediction; the ratio of measured to predicted rates of
+/// the shapes seen so far corrects the predictions of the others (overheads the cost model
+/// leaves out). Plain decoding is a candidate like any tree, so a model on which no tree pays
+/// (a small model in cache, where a head pass costs nearly what a target pass does) is
+/// decoded plainly. Greedy and sampled requests keep separate statistics. Thread-safe.
+public final class TreePolicy: Sendable {
+    public let costs: PassCosts
+    /// Candidate shapes: chains of depth 1…6, and top-2/top-3 trees of depth 2…5 verifying
+    /// every drafted level's k best (total 1 + d·k ≤ `maxVerified`).
+    public let candidates: [TreeConfig]
+    /// Tokens a choice must have generated before its measured rate replaces the prediction.
+    public let observedTokens: Int
+
+    private let state: Mutex<[Bool: Statistics]>
+
+    public init(costs: PassCosts, maxVerified: Int = 16, observedTokens: Int = 128) {
+        self.costs = costs
+        self.observedTokens = observedTokens
+        var shapes: [TreeConfig] = (1...6).map { .dynamic(depth: $0, topK: 1, totalTokens: $0 + 1) }
+        for k in 2...3 {
+            for d in 2...5 where 1 + d * k <= maxVerified { shapes.append(.dynamic(depth: d, topK: k, totalTokens: 1 + d * k)) }
+        }
+        candidates = shapes.filter { $0.verifiedTokens <= maxVerified }
+        state = Mutex([false: Statistics(), true: Statistics()])
+    }
+
+    /// Per (depth, rank) acceptance counts, and measured rates per shape and for plain decoding.
+    struct Statistics {
+        static let depths = 8, ranks = 4
+        var trials = [[Double]](repeating: [Double](repeating: 0, count: ranks), count: depths + 1)
+        var hits = [[Double]](repeating: [Double](repeating: 0, count: ranks), count: depths + 1)
+        var shapes: [TreeConfig: Measured] = [:]
+        var plain = Measured()
+    }
+
+    struct Measured {
+        var tokens = 0
+        var seconds = 0.0
+        var rate: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+    }
+
+    /// Records one EAGLE step's acceptance: the drafted tree and the accepted path.
+    public func record(drafted: DraftTree, accepted: Acceptance, sampled: Bool) {
+        state.withLock { all in
+            var s = all[sampled]!
+            for (i, node) in accepted.path.enumerated() {
+                let children = drafted.children[node]
+                let depth = drafted.depths[node] + 1
+                guard depth <= Statistics.depths, !children.isEmpty else { continue }
+                for rank in 0..<min(children.count, Statistics.ranks) { s.trials[depth][rank] += 1 }
+                if i + 1 < accepted.path.count, let rank = children.firstIndex(of: accepted.path[i + 1]),
+                   rank < Statistics.ranks {
+                    s.hits[depth][rank] += 1
+                }
+            }
+            all[sampled] = s
+        }
+    }
+
+    /// Records a finished request's decoding speed: `tokens` generated after the first in
+    /// `seconds` of decoding, with `tree` (nil: plain decoding). Measured the same way for
+    /// every choice, so the rates compare.
+    public func recordRequest(tree: TreeConfig?, tokens: Int, seconds: Double, sampled: Bool) {
+        guard tokens > 0, seconds > 0 else { return }
+        state.withLock { all in
+            var m = tree.map { all[sampled]!.shapes[$0] ?? Measured() } ?? all[sampled]!.plain
+            m.tokens += tokens
+            m.seconds += seconds
+            if let tree { all[sampled]!.shapes[tree] = m } else { all[sampled]!.plain = m }
+        }
+    }
+
+    /// The best choice now for a greedy or sampled request.
+    public func choose(sampled: Bool) -> TreeChoice {
+        let s = state.withLock { $0[sampled]! }
+        let plainPredicted = 1 / costs.targetSeconds(1)
+        let plainRate = s.plain.tokens >= observedTokens ? s.plain.rate : plainPredicted
+
+        // Measured ÷ predicted over the shapes with enough steps: what the model leaves out.
+        var ratios: [Double] = []
+        for (shape, m) in s.shapes where m.tokens >= observedTokens {
+            ratios.append(m.rate / predictedRate(shape, s).rate)
+        }
+        let correction = ratios.isEmpty ? 1 : ratios.sorted()[ratios.count / 2]
+
+        var best = TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: plainRate, plainRate: plainRate,
+                              reason: "")
+        for shape in candidates {
+            let predicted = predictedRate(shape, s)
+            let measured = s.shapes[shape].flatMap { $0.tokens >= observedTokens ? $0 : nil }
+            let rate = measured?.rate ?? predicted.rate * correction
+            let tau = predicted.tokens
+            if rate > best.expectedRate {
+                best = TreeChoice(tree: shape, expectedTokensPerStep: tau, expectedRate: rate, plainRate: plainRate,
+                                  reason: measured == nil ? "predicted" : "measured")
+            }
+        }
+        let basis = best.reason
+        if let tree = best.tree {
+            best.reason = String(format: "%@: %@ %.2f tokens/step, %.1f tok/s vs plain %.1f tok/s (%.2f×)",
+                                 Self.describe(tree), basis, best.expectedTokensPerStep, best.expectedRate, plainRate,
+                                 best.expectedRate / plainRate)
+        } else {
+            best.reason = String(format: "plain: no tree is expected to beat plain decoding (%.1f tok/s) on this machine",
+                                 plainRate)
+        }
+        return best
+    }
+
+    /// The smoothed estimate of P(the rank-`rank` draft at `depth` is accepted | its parent was).
+    public func acceptanceRate(depth: Int, rank: Int, sampled: Bool) -> Double {
+        let s = state.withLock { $0[sampled]! }
+        return acceptance(depth: depth, rank: rank, s)
+    }
+
+    /// The cost model's tokens per step and tokens per second for `shape`.
+    func predictedRate(_ shape: TreeConfig, _ s: Statistics) -> (tokens: Double, rate: Double) {
+        guard case .dynamic(let depth, let k, let total) = shape else { return (1, 0) }
+        var tokens = 1.0, reach = 1.0
+        for d in 1...depth {
+            var level = 0.0
+            for r in 0..<min(k, Statistics.ranks) { level += acceptance(depth: d, rank: r, s) }
+            reach *= min(1, level)
+            tokens += reach
+        }
+        let seconds = Double(depth - 1) * costs.headSeconds(Double(k)) + costs.targetSeconds(Double(total))
+            + costs.headSeconds(tokens)
+        return (tokens, tokens / seconds)
+    }
+
+    /// P(the rank-r draft at `depth` is accepted | its parent was), smoothed toward a prior:
+    /// the same rank one level up (or, at depth 1, 0.6 for the best draft and a third of the
+    /// previous rank's for the others).
+    func acceptance(depth: Int, rank: Int, _ s: Statistics) -> Double {
+        let prior: Double
+        if depth > 1 {
+            prior = acceptance(depth: depth - 1, rank: rank, s)
+        } else {
+            prior = rank == 0 ? 0.6 : acceptance(depth: 1, rank: rank - 1, s) / 3
+        }
+        guard depth <= Statistics.depths, rank < Statistics.ranks else { return prior }
+        let weight = 8.0
+        return (s.hits[depth][rank] + weight * prior) / (s.trials[depth][rank] + weight)
+    }
+
+    /// "dynamic depth=2 top_k=1 total=3", or "static (n nodes)".
+    public static func describe(_ tree: TreeConfig) -> String {
+        switch tree {
+        case .dynamic(let d, let k, let t): return "dynamic depth=\(d) top_k=\(k) total=\(t)"
+        case .staticTree(let choices): return "static \(choices.count + 1) tokens"
+        }
+    }
+}
