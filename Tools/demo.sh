@@ -37,9 +37,27 @@ done
 
 echo "── eagled serving $MODEL on $SOCK"
 "$BIN/eagle-probe" models --socket "$SOCK"
-echo "── eagle-probe generate${EAGLE_FLAG[@]+ (EAGLE)}:"
+generate() {
+    "$BIN/eagle-probe" generate --socket "$SOCK" --max-tokens "$MAX_TOKENS" --summary "$@" "$PROMPT" 2>"$WORK/summary"
+}
+echo "── eagle-probe generate (plain decoding):"
 printf '%s' "$PROMPT"
-"$BIN/eagle-probe" generate --socket "$SOCK" --max-tokens "$MAX_TOKENS" --summary ${EAGLE_FLAG[@]+"${EAGLE_FLAG[@]}"} "$PROMPT"
+generate | tee "$WORK/plain.txt"
+cat "$WORK/summary"
+if [ ${#EAGLE_FLAG[@]} -gt 0 ]; then
+    # The same prompt with EAGLE left to the daemon: it uses the tree its calibration and
+    # acceptance statistics expect to be fastest here — or plain decoding when no tree pays.
+    echo "── eagle-probe generate --eagle (the daemon chooses the tree):"
+    printf '%s' "$PROMPT"
+    generate --eagle | tee "$WORK/eagle.txt"
+    cat "$WORK/summary"
+    if cmp -s "$WORK/plain.txt" "$WORK/eagle.txt"; then
+        echo "── identical text: EAGLE is lossless"
+    else
+        echo "── the texts differ: EAGLE must be lossless, please report this" >&2
+        exit 1
+    fi
+fi
 "$BIN/eagle-probe" stats --socket "$SOCK"
 kill -TERM "$PID"
 wait "$PID"

@@ -559,7 +559,7 @@ struct  Eagle__V1__PassCost
    */
   uint32_t tokens;
   /*
-   * median wall time
+   * wall time of the fastest of a few runs
    */
   double seconds;
 };

@@ -5,7 +5,7 @@ import Tokenization
 /// What passes cost on this machine for one target and its head, measured with the real
 /// kernels: the input of the cost-aware tree choice (`TreePolicy`).
 public struct PassCosts: Sendable, Equatable {
-    /// One measured pass size.
+    /// One measured pass size (wall time of the fastest run).
     public struct Point: Sendable, Equatable {
         public var tokens: Int
         public var seconds: Double
@@ -22,8 +22,18 @@ public struct PassCosts: Sendable, Equatable {
     public var head: [Point]
 
     public init(target: [Point], head: [Point]) {
-        self.target = target.sorted { $0.tokens < $1.tokens }
-        self.head = head.sorted { $0.tokens < $1.tokens }
+        self.target = Self.monotone(target)
+        self.head = Self.monotone(head)
+    }
+
+    /// Sorted by tokens, each cost lowered to the cheapest of the larger passes: a pass of
+    /// more tokens never costs less, so a higher figure is noise (a preempted run).
+    static func monotone(_ points: [Point]) -> [Point] {
+        var sorted = points.sorted { $0.tokens < $1.tokens }
+        for i in sorted.indices.reversed().dropFirst() {
+            sorted[i].seconds = min(sorted[i].seconds, sorted[i + 1].seconds)
+        }
+        return sorted
     }
 
     /// Seconds of a target pass of `n` tokens (interpolated; extrapolated linearly past the
@@ -59,7 +69,8 @@ public struct PassCosts: Sendable, Equatable {
     public static let targetSizes = [1, 2, 3, 4, 6, 8, 12, 16]
     public static let headSizes = [1, 2, 3, 4, 6, 8]
 
-    /// Measures the passes (median of `repetitions` after one warm-up each) at a short
+    /// Measures the passes (the fastest of `repetitions` after one warm-up each: on a shared
+    /// machine the slower runs are the ones something else preempted) at a short
     /// context. Sizes beyond what `budgetSeconds` allows are left out (the curve is then
     /// extrapolated), so a large model's calibration stays within a few seconds.
     public static func measure(
@@ -75,22 +86,22 @@ public struct PassCosts: Sendable, Equatable {
         let tokens = (0..<(context + maxBatch)).map { TokenID(($0 * 7 + 3) % vocabulary) }
         _ = try session.prefill(Array(tokens[0..<context]))
 
-        func median(_ run: () throws -> Void) rethrows -> Double {
+        func fastest(_ run: () throws -> Void) rethrows -> Double {
             try run()
-            var times: [Double] = []
+            var best = Double.infinity
             for _ in 0..<max(1, repetitions) {
                 let t = clock.now
                 try run()
-                times.append((clock.now - t).seconds)
+                best = min(best, (clock.now - t).seconds)
             }
-            return times.sorted()[times.count / 2]
+            return best
         }
         func withinBudget() -> Bool { (clock.now - start).seconds < budgetSeconds }
 
         var target: [Point] = []
         for n in targetSizes where target.count < 2 || withinBudget() {
             let batch = Array(tokens[context..<(context + n)])
-            target.append(Point(n, try median {
+            target.append(Point(n, try fastest {
                 _ = try session.forward(batch, logits: .all)
                 session.truncate(to: context)
             }))
@@ -101,7 +112,7 @@ public struct PassCosts: Sendable, Equatable {
         var headCosts: [Point] = []
         for n in headSizes where headCosts.count < 2 || withinBudget() {
             let batch = Array(tokens[context..<(context + n)])
-            headCosts.append(Point(n, try median {
+            headCosts.append(Point(n, try fastest {
                 try batch.withUnsafeBufferPointer { t in
                     try draft.forward(tokens: t, feature: { _ in UnsafePointer(feature.pointer) }, withLogits: true)
                 }

@@ -872,7 +872,7 @@ public nonisolated struct Eagle_V1_PassCost: Sendable {
   /// tokens in the pass
   public var tokens: UInt32 = 0
 
-  /// median wall time
+  /// wall time of the fastest of a few runs
   public var seconds: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -69,10 +69,19 @@ struct SpeculativeBench: ParsableCommand {
                                 .dynamic(depth: depth, topK: k, totalTokens: total)))
             }
         }
+        // The daemon's automatic choice, calibrated as eagled calibrates at load; it learns
+        // from its own requests as the runs go (its first requests follow the prior).
+        let costs = try PassCosts.measure(model: target, head: head)
+        print("calibration: \(costs.summary)")
+        let policy = TreePolicy(costs: costs)
+        let chosen = ChoiceTally()
+        var auto = AutoGenerator(model: target, head: head, tokenizer: nil, policy: policy)
+        auto.onChoice = { chosen.add($0) }
         // Plain and every tree run back to back on each prompt, so a noisy neighbour
         // slows them alike; speedups are medians of per-repetition ratios.
         let generators: [(String, any TokenGenerator)] = [("plain", PlainGenerator(model: target, tokenizer: nil))]
             + configs.map { ($0.0, SpeculativeGenerator(model: target, head: head, tokenizer: nil, tree: $0.1)) }
+            + [("automatic (cost-aware choice)", auto)]
         var runs = [[Run]](repeating: [], count: generators.count)
         for _ in 0..<repetitions {
             var totals = [Run](repeating: Run(), count: generators.count)
@@ -91,6 +100,12 @@ struct SpeculativeBench: ParsableCommand {
                          100 * median(runs[g].map(\.draftShare)), 100 * median(runs[g].map(\.verifyShare)),
                          100 * median(runs[g].map { max(0, 1 - $0.draftShare - $0.verifyShare) })))
         }
+        let fixed = (1..<(generators.count - 1)).map { g in median(zip(runs[g], runs[0]).map { $0.tokensPerSecond / $1.tokensPerSecond }) }
+        let best = max(1, fixed.max() ?? 1)  // plain is a choice too
+        let autoSpeedup = median(zip(runs[generators.count - 1], runs[0]).map { $0.tokensPerSecond / $1.tokensPerSecond })
+        print(String(format: "automatic: %.2f× plain, %.1f%% of the best fixed choice (%.2f×); chosen: %@",
+                     autoSpeedup, 100 * autoSpeedup / best, best, chosen.summary))
+        print("automatic now: \(policy.choose(sampled: temperature > 0).reason)")
     }
 
     func describe(_ tree: TreeConfig) -> String {
@@ -98,6 +113,20 @@ struct SpeculativeBench: ParsableCommand {
         case .dynamic(let depth, let k, let total): return "(depth \(depth), top_k \(k), total \(total))"
         case .staticTree(let choices): return "(static, \(choices.count) nodes)"
         }
+    }
+
+    /// How often the automatic generator chose each decoding.
+    final class ChoiceTally: @unchecked Sendable {
+        private var counts: [String: Int] = [:]
+        private var order: [String] = []
+
+        func add(_ choice: TreeChoice) {
+            let name = choice.tree.map { TreePolicy.describe($0) } ?? "plain"
+            if counts[name] == nil { order.append(name) }
+            counts[name, default: 0] += 1
+        }
+
+        var summary: String { order.map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", ") }
     }
 
     /// Decode-phase totals over prompts (prefill excluded).
