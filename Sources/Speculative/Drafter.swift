@@ -48,8 +48,15 @@ final class Drafter {
         guard limit >= 2 else { return DraftTree(tokens: [root], parents: [-1]) }
         switch config {
         case .dynamic(let depth, let k, let total):
-            try draftDynamic(base: base, depth: depth, k: k)
-            return pool.tree(root: root, keeping: min(total, limit) - 1)
+            let keeping = min(total, limit) - 1
+            if k == 1 {
+                // A chain: nodes past what is kept would be drafted for nothing, and with
+                // every drafted node kept the scores are never compared (no softmax needed).
+                try draftDynamic(base: base, depth: min(depth, keeping), k: 1, normalize: false)
+            } else {
+                try draftDynamic(base: base, depth: depth, k: k, normalize: true)
+            }
+            return pool.tree(root: root, keeping: keeping)
         case .staticTree(let choices):
             try draftStatic(base: base, choices: choices)
             return pool.tree(root: root, keeping: limit - 1)
@@ -58,8 +65,9 @@ final class Drafter {
 
     // MARK: - EAGLE-2
 
-    private func draftDynamic(base: Int, depth: Int, k: Int) throws(InferenceError) {
-        topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: session.target.config.vocabSize), k: k)
+    private func draftDynamic(base: Int, depth: Int, k: Int, normalize: Bool) throws(InferenceError) {
+        topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: session.target.config.vocabSize), k: k,
+                    normalize: normalize)
         var frontier: [Int] = []
         for (token, logProb) in zip(topK.tokens, topK.logProbs) {
             frontier.append(pool.add(token: token, parent: -1, score: logProb, depth: 1))
@@ -70,7 +78,7 @@ final class Drafter {
             try expand(frontier, base: base)
             var children: [Int] = []
             for (i, node) in frontier.enumerated() {
-                topK.select(session.logits(row: i), k: k)
+                topK.select(session.logits(row: i), k: k, normalize: normalize)
                 for (token, logProb) in zip(topK.tokens, topK.logProbs) {
                     children.append(pool.add(token: token, parent: node, score: pool.score[node] + logProb, depth: level))
                 }

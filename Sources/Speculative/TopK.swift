@@ -2,7 +2,9 @@ import Foundation
 import Tokenization
 
 /// The k largest entries of a logits row, best first (ties to the lower index), with
-/// their log-probabilities under softmax(row). Reuses its storage across calls.
+/// their log-probabilities under softmax(row) — or, when asked not to normalize, their raw
+/// logits (a pass over the vocabulary saved where only the order matters). Reuses its
+/// storage across calls.
 struct TopK {
     private(set) var tokens: [TokenID] = []
     private(set) var logProbs: [Float] = []
@@ -12,7 +14,7 @@ struct TopK {
         logProbs.reserveCapacity(capacity)
     }
 
-    mutating func select(_ row: UnsafeMutableBufferPointer<Float>, k: Int) {
+    mutating func select(_ row: UnsafeMutableBufferPointer<Float>, k: Int, normalize: Bool = true) {
         tokens.removeAll(keepingCapacity: true)
         logProbs.removeAll(keepingCapacity: true)
         let k = min(k, row.count)
@@ -30,6 +32,7 @@ struct TopK {
             tokens.insert(TokenID(j), at: at)
             logProbs.insert(v, at: at)
         }
+        guard normalize else { return }
         var sum: Float = 0
         for j in 0..<row.count { sum += expf(row[j] - maxValue) }
         let logNormalizer = maxValue + logf(sum)
