@@ -545,10 +545,18 @@ struct  Eagle__V1__ModelInfo
    */
   size_t n_head_pass_costs;
   Eagle__V1__PassCost **head_pass_costs;
+  /*
+   * "eagle-1" or "eagle-3" (empty without a head)
+   */
+  char *draft_kind;
+  /*
+   * entries of a draft logits row (EAGLE-3's draft vocabulary)
+   */
+  uint32_t draft_vocab_size;
 };
 #define EAGLE__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Eagle__V1__PassCost

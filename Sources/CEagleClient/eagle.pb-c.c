@@ -2746,7 +2746,7 @@ const ProtobufCMessageDescriptor eagle__v1__hello_reply__descriptor =
   (ProtobufCMessageInit) eagle__v1__hello_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[16] =
+static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[18] =
 {
   {
     "name",
@@ -2940,10 +2940,36 @@ static const ProtobufCFieldDescriptor eagle__v1__model_info__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "draft_kind",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, draft_kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "draft_vocab_size",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelInfo, draft_vocab_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
   5,   /* field[5] = context_length */
   2,   /* field[2] = draft_dir */
+  16,   /* field[16] = draft_kind */
+  17,   /* field[17] = draft_vocab_size */
   13,   /* field[13] = draft_weight_bytes */
   9,   /* field[9] = dtype */
   3,   /* field[3] = has_draft */
@@ -2962,7 +2988,7 @@ static const unsigned eagle__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange eagle__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
 {
@@ -2972,7 +2998,7 @@ const ProtobufCMessageDescriptor eagle__v1__model_info__descriptor =
   "Eagle__V1__ModelInfo",
   "eagle.v1",
   sizeof(Eagle__V1__ModelInfo),
-  16,
+  18,
   eagle__v1__model_info__field_descriptors,
   eagle__v1__model_info__field_indices_by_name,
   1,  eagle__v1__model_info__number_ranges,

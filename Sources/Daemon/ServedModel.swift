@@ -86,6 +86,8 @@ public final class ServedModel: Sendable {
             $0.mappedWeightBytes = UInt64(mappedWeightBytes)
             $0.kvBytesPerToken = UInt64(kvBytesPerToken)
             $0.draftWeightBytes = UInt64(head?.byteCount ?? 0)
+            $0.draftKind = head?.kind.rawValue ?? ""
+            $0.draftVocabSize = UInt32(head?.draftVocabSize ?? 0)
             if let costs = treePolicy?.costs {
                 func wire(_ points: [PassCosts.Point]) -> [Eagle_V1_PassCost] {
                     points.map { p in .with { $0.tokens = UInt32(p.tokens); $0.seconds = p.seconds } }

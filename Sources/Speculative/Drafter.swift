@@ -29,7 +29,7 @@ final class Drafter {
         case .staticTree(let choices): maxRows = choices.count
         }
         rootFeature = FloatBuffer(count: hidden)
-        rootLogits = FloatBuffer(count: session.target.config.vocabSize)
+        rootLogits = FloatBuffer(count: session.head.draftVocabSize)
         bank = FloatBuffer(count: maxRows * hidden)
         topK = TopK(capacity: 64)
     }
@@ -37,7 +37,7 @@ final class Drafter {
     /// Takes the root's prediction from row `row` of the draft's last pass.
     func setRoot(fromRow row: Int) {
         rootFeature.pointer.update(from: session.feature(row: row), count: hidden)
-        rootLogits.pointer.update(from: session.logits(row: row).baseAddress!, count: session.target.config.vocabSize)
+        rootLogits.pointer.update(from: session.logits(row: row).baseAddress!, count: session.head.draftVocabSize)
     }
 
     /// Drafts a tree under `root`; at most `limit` nodes (root included).
@@ -66,11 +66,11 @@ final class Drafter {
     // MARK: - EAGLE-2
 
     private func draftDynamic(base: Int, depth: Int, k: Int, normalize: Bool) throws(InferenceError) {
-        topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: session.target.config.vocabSize), k: k,
+        topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: session.head.draftVocabSize), k: k,
                     normalize: normalize)
         var frontier: [Int] = []
         for (token, logProb) in zip(topK.tokens, topK.logProbs) {
-            frontier.append(pool.add(token: token, parent: -1, score: logProb, depth: 1))
+            frontier.append(pool.add(token: session.head.targetToken(token), parent: -1, score: logProb, depth: 1))
         }
         var level = 2
         while level <= depth, pool.expandedRows + frontier.count <= maxRows,
@@ -80,7 +80,8 @@ final class Drafter {
             for (i, node) in frontier.enumerated() {
                 topK.select(session.logits(row: i), k: k, normalize: normalize)
                 for (token, logProb) in zip(topK.tokens, topK.logProbs) {
-                    children.append(pool.add(token: token, parent: node, score: pool.score[node] + logProb, depth: level))
+                    children.append(pool.add(token: session.head.targetToken(token), parent: node,
+                                             score: pool.score[node] + logProb, depth: level))
                 }
             }
             frontier = pool.best(of: children, count: k)
@@ -93,11 +94,12 @@ final class Drafter {
     private func draftStatic(base: Int, choices: [[Int]]) throws(InferenceError) {
         let sorted = choices.sorted { $0.count != $1.count ? $0.count < $1.count : $0.lexicographicallyPrecedes($1) }
         var nodeOfPath: [[Int]: Int] = [:]
-        let vocab = session.target.config.vocabSize
+        let vocab = session.head.draftVocabSize
         let firstRanks = sorted.filter { $0.count == 1 }.map { $0[0] }
         topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: vocab), k: (firstRanks.max() ?? 0) + 1)
         for path in sorted where path.count == 1 && path[0] < topK.tokens.count {
-            nodeOfPath[path] = pool.add(token: topK.tokens[path[0]], parent: -1, score: topK.logProbs[path[0]], depth: 1)
+            nodeOfPath[path] = pool.add(token: session.head.targetToken(topK.tokens[path[0]]), parent: -1,
+                                        score: topK.logProbs[path[0]], depth: 1)
         }
         let maxLength = sorted.last?.count ?? 1
         for length in 2...max(2, maxLength) where length <= maxLength {
@@ -116,7 +118,7 @@ final class Drafter {
                 topK.select(session.logits(row: i), k: (ranks.max() ?? 0) + 1)
                 let parent = frontier[i]
                 for rank in ranks.sorted() where rank < topK.tokens.count {
-                    nodeOfPath[prefix + [rank]] = pool.add(token: topK.tokens[rank], parent: parent,
+                    nodeOfPath[prefix + [rank]] = pool.add(token: session.head.targetToken(topK.tokens[rank]), parent: parent,
                                                            score: pool.score[parent] + topK.logProbs[rank], depth: length)
                 }
             }
@@ -149,7 +151,8 @@ final class Drafter {
         }
         try tokens.withUnsafeBufferPointer { t throws(InferenceError) in
             try positions.withUnsafeBufferPointer { p throws(InferenceError) in
-                try session.forward(tokens: t, feature: { features[$0] }, positions: p, mask: mask, withLogits: true)
+                try session.forward(tokens: t, feature: { features[$0] }, ownFeatures: true, positions: p, mask: mask,
+                                    withLogits: true)
             }
         }
         for (i, node) in frontier.enumerated() {

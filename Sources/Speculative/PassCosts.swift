@@ -108,7 +108,7 @@ public struct PassCosts: Sendable, Equatable {
         }
 
         let draft = DraftSession(head: head, target: model, capacity: capacity, maxBatch: maxBatch)
-        let feature = FloatBuffer(count: model.config.hiddenSize)
+        let feature = FloatBuffer(count: head.featureWidth)
         var headCosts: [Point] = []
         for n in headSizes where headCosts.count < 2 || withinBudget() {
             let batch = Array(tokens[context..<(context + n)])

@@ -37,7 +37,7 @@ public struct SpeculativeGenerator: TokenGenerator {
     ) throws -> GenerationResult {
         try params.validate()
         try tree.validate(maxVerified: maxBatch)
-        let target = model.makeSession(maxBatch: maxBatch)
+        let target = model.makeSession(maxBatch: maxBatch, captureLayers: head.captureLayers)
         guard !prompt.isEmpty else { throw InferenceError.emptyInput }
         guard prompt.count < target.cache.capacity else {
             throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: target.cache.capacity)
@@ -53,17 +53,17 @@ public struct SpeculativeGenerator: TokenGenerator {
 
         // Prefill: the target reads the prompt; the head reads (xᵢ₊₁, fᵢ) for every pair
         // the prompt already holds. The last pair needs the first sampled token.
-        let d = model.config.hiddenSize
-        let lastPromptFeature = FloatBuffer(count: d)
+        let width = head.featureWidth
+        let lastPromptFeature = FloatBuffer(count: width)
         let prefilled = try target.prefill(prompt) { range, out in
             let pairs = range.lowerBound..<min(range.upperBound, prompt.count - 1)
             if !pairs.isEmpty {
                 try prompt[(pairs.lowerBound + 1)...pairs.upperBound].withUnsafeBufferPointer { tokens in
-                    try draft.forward(tokens: tokens, feature: { out.hidden(forToken: $0).baseAddress! }, withLogits: false)
+                    try draft.forward(tokens: tokens, feature: { head.feature(out, token: $0).baseAddress! }, withLogits: false)
                 }
             }
             if range.upperBound == prompt.count {
-                lastPromptFeature.pointer.update(from: out.hidden(forToken: out.count - 1).baseAddress!, count: d)
+                lastPromptFeature.pointer.update(from: head.feature(out, token: out.count - 1).baseAddress!, count: width)
             }
         }
         var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1), position: prompt.count)
@@ -100,7 +100,8 @@ public struct SpeculativeGenerator: TokenGenerator {
             target.cache.compact(from: base, keeping: accepted.path.map { base + $0 })
             let emitted = accepted.emitted(from: drafted)
             try emitted.withUnsafeBufferPointer { tokens in
-                try draft.forward(tokens: tokens, feature: { verified.hidden(forToken: accepted.path[$0]).baseAddress! }, withLogits: true)
+                try draft.forward(tokens: tokens, feature: { head.feature(verified, token: accepted.path[$0]).baseAddress! },
+                                  withLogits: true)
             }
             drafter.setRoot(fromRow: emitted.count - 1)
             root = accepted.bonus

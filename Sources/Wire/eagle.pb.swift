@@ -648,118 +648,112 @@ public nonisolated struct Eagle_V1_Health: Sendable {
   public init() {}
 }
 
-public nonisolated struct Eagle_V1_Response: @unchecked Sendable {
+public nonisolated struct Eagle_V1_Response: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// the request's id (0 for connection-level protocol errors)
-  public var id: UInt64 {
-    get {_storage._id}
-    set {_uniqueStorage()._id = newValue}
-  }
+  public var id: UInt64 = 0
 
-  public var kind: OneOf_Kind? {
-    get {return _storage._kind}
-    set {_uniqueStorage()._kind = newValue}
-  }
+  public var kind: Eagle_V1_Response.OneOf_Kind? = nil
 
   /// terminal: the request failed
   public var status: Eagle_V1_Status {
     get {
-      if case .status(let v)? = _storage._kind {return v}
+      if case .status(let v)? = kind {return v}
       return Eagle_V1_Status()
     }
-    set {_uniqueStorage()._kind = .status(newValue)}
+    set {kind = .status(newValue)}
   }
 
   public var hello: Eagle_V1_HelloReply {
     get {
-      if case .hello(let v)? = _storage._kind {return v}
+      if case .hello(let v)? = kind {return v}
       return Eagle_V1_HelloReply()
     }
-    set {_uniqueStorage()._kind = .hello(newValue)}
+    set {kind = .hello(newValue)}
   }
 
   public var models: Eagle_V1_ModelList {
     get {
-      if case .models(let v)? = _storage._kind {return v}
+      if case .models(let v)? = kind {return v}
       return Eagle_V1_ModelList()
     }
-    set {_uniqueStorage()._kind = .models(newValue)}
+    set {kind = .models(newValue)}
   }
 
   public var loaded: Eagle_V1_ModelInfo {
     get {
-      if case .loaded(let v)? = _storage._kind {return v}
+      if case .loaded(let v)? = kind {return v}
       return Eagle_V1_ModelInfo()
     }
-    set {_uniqueStorage()._kind = .loaded(newValue)}
+    set {kind = .loaded(newValue)}
   }
 
   public var unloaded: Eagle_V1_Empty {
     get {
-      if case .unloaded(let v)? = _storage._kind {return v}
+      if case .unloaded(let v)? = kind {return v}
       return Eagle_V1_Empty()
     }
-    set {_uniqueStorage()._kind = .unloaded(newValue)}
+    set {kind = .unloaded(newValue)}
   }
 
   /// not terminal
   public var chunk: Eagle_V1_GenerateChunk {
     get {
-      if case .chunk(let v)? = _storage._kind {return v}
+      if case .chunk(let v)? = kind {return v}
       return Eagle_V1_GenerateChunk()
     }
-    set {_uniqueStorage()._kind = .chunk(newValue)}
+    set {kind = .chunk(newValue)}
   }
 
   public var generate: Eagle_V1_GenerateResult {
     get {
-      if case .generate(let v)? = _storage._kind {return v}
+      if case .generate(let v)? = kind {return v}
       return Eagle_V1_GenerateResult()
     }
-    set {_uniqueStorage()._kind = .generate(newValue)}
+    set {kind = .generate(newValue)}
   }
 
   public var tokenize: Eagle_V1_TokenizeResult {
     get {
-      if case .tokenize(let v)? = _storage._kind {return v}
+      if case .tokenize(let v)? = kind {return v}
       return Eagle_V1_TokenizeResult()
     }
-    set {_uniqueStorage()._kind = .tokenize(newValue)}
+    set {kind = .tokenize(newValue)}
   }
 
   public var detokenize: Eagle_V1_DetokenizeResult {
     get {
-      if case .detokenize(let v)? = _storage._kind {return v}
+      if case .detokenize(let v)? = kind {return v}
       return Eagle_V1_DetokenizeResult()
     }
-    set {_uniqueStorage()._kind = .detokenize(newValue)}
+    set {kind = .detokenize(newValue)}
   }
 
   public var cancelled: Eagle_V1_Empty {
     get {
-      if case .cancelled(let v)? = _storage._kind {return v}
+      if case .cancelled(let v)? = kind {return v}
       return Eagle_V1_Empty()
     }
-    set {_uniqueStorage()._kind = .cancelled(newValue)}
+    set {kind = .cancelled(newValue)}
   }
 
   public var stats: Eagle_V1_StatsReply {
     get {
-      if case .stats(let v)? = _storage._kind {return v}
+      if case .stats(let v)? = kind {return v}
       return Eagle_V1_StatsReply()
     }
-    set {_uniqueStorage()._kind = .stats(newValue)}
+    set {kind = .stats(newValue)}
   }
 
   public var health: Eagle_V1_HealthReply {
     get {
-      if case .health(let v)? = _storage._kind {return v}
+      if case .health(let v)? = kind {return v}
       return Eagle_V1_HealthReply()
     }
-    set {_uniqueStorage()._kind = .health(newValue)}
+    set {kind = .health(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -783,8 +777,6 @@ public nonisolated struct Eagle_V1_Response: @unchecked Sendable {
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Eagle_V1_Empty: Sendable {
@@ -815,53 +807,115 @@ public nonisolated struct Eagle_V1_HelloReply: Sendable {
   public init() {}
 }
 
-public nonisolated struct Eagle_V1_ModelInfo: Sendable {
+public nonisolated struct Eagle_V1_ModelInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var targetDir: String = String()
+  public var targetDir: String {
+    get {_storage._targetDir}
+    set {_uniqueStorage()._targetDir = newValue}
+  }
 
-  public var draftDir: String = String()
+  public var draftDir: String {
+    get {_storage._draftDir}
+    set {_uniqueStorage()._draftDir = newValue}
+  }
 
-  public var hasDraft_p: Bool = false
+  public var hasDraft_p: Bool {
+    get {_storage._hasDraft_p}
+    set {_uniqueStorage()._hasDraft_p = newValue}
+  }
 
-  public var vocabSize: UInt32 = 0
+  public var vocabSize: UInt32 {
+    get {_storage._vocabSize}
+    set {_uniqueStorage()._vocabSize = newValue}
+  }
 
-  public var contextLength: UInt32 = 0
+  public var contextLength: UInt32 {
+    get {_storage._contextLength}
+    set {_uniqueStorage()._contextLength = newValue}
+  }
 
-  public var hiddenSize: UInt32 = 0
+  public var hiddenSize: UInt32 {
+    get {_storage._hiddenSize}
+    set {_uniqueStorage()._hiddenSize = newValue}
+  }
 
-  public var layers: UInt32 = 0
+  public var layers: UInt32 {
+    get {_storage._layers}
+    set {_uniqueStorage()._layers = newValue}
+  }
 
-  public var parameters: UInt64 = 0
+  public var parameters: UInt64 {
+    get {_storage._parameters}
+    set {_uniqueStorage()._parameters = newValue}
+  }
 
   /// "bf16" or "f32": how the weights are held (the head follows its target)
-  public var dtype: String = String()
+  public var dtype: String {
+    get {_storage._dtype}
+    set {_uniqueStorage()._dtype = newValue}
+  }
 
   /// bytes of target + head weights in that dtype
-  public var weightBytes: UInt64 = 0
+  public var weightBytes: UInt64 {
+    get {_storage._weightBytes}
+    set {_uniqueStorage()._weightBytes = newValue}
+  }
 
   /// of which used in place from the checkpoints' memory maps (page cache, shared)
-  public var mappedWeightBytes: UInt64 = 0
+  public var mappedWeightBytes: UInt64 {
+    get {_storage._mappedWeightBytes}
+    set {_uniqueStorage()._mappedWeightBytes = newValue}
+  }
 
   /// KV cache (FP32) a request holds per token of context, head included
-  public var kvBytesPerToken: UInt64 = 0
+  public var kvBytesPerToken: UInt64 {
+    get {_storage._kvBytesPerToken}
+    set {_uniqueStorage()._kvBytesPerToken = newValue}
+  }
 
   /// of weight_bytes, the draft head's (0 without one)
-  public var draftWeightBytes: UInt64 = 0
+  public var draftWeightBytes: UInt64 {
+    get {_storage._draftWeightBytes}
+    set {_uniqueStorage()._draftWeightBytes = newValue}
+  }
 
   /// Measured at load for models with a head (the input of the automatic tree choice):
-  public var targetPassCosts: [Eagle_V1_PassCost] = []
+  public var targetPassCosts: [Eagle_V1_PassCost] {
+    get {_storage._targetPassCosts}
+    set {_uniqueStorage()._targetPassCosts = newValue}
+  }
 
   /// draft-head passes with draft logits for every row
-  public var headPassCosts: [Eagle_V1_PassCost] = []
+  public var headPassCosts: [Eagle_V1_PassCost] {
+    get {_storage._headPassCosts}
+    set {_uniqueStorage()._headPassCosts = newValue}
+  }
+
+  /// "eagle-1" or "eagle-3" (empty without a head)
+  public var draftKind: String {
+    get {_storage._draftKind}
+    set {_uniqueStorage()._draftKind = newValue}
+  }
+
+  /// entries of a draft logits row (EAGLE-3's draft vocabulary)
+  public var draftVocabSize: UInt32 {
+    get {_storage._draftVocabSize}
+    set {_uniqueStorage()._draftVocabSize = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Eagle_V1_PassCost: Sendable {
@@ -1908,277 +1962,239 @@ nonisolated extension Eagle_V1_Response: SwiftProtobuf.Message, SwiftProtobuf._M
   public static let protoMessageName: String = _protobuf_package + ".Response"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}hello\0\u{1}models\0\u{1}loaded\0\u{1}unloaded\0\u{1}chunk\0\u{1}generate\0\u{1}tokenize\0\u{1}detokenize\0\u{1}cancelled\0\u{1}stats\0\u{1}health\0")
 
-  fileprivate class _StorageClass {
-    var _id: UInt64 = 0
-    var _kind: Eagle_V1_Response.OneOf_Kind?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _id = source._id
-      _kind = source._kind
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._id) }()
-        case 2: try {
-          var v: Eagle_V1_Status?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .status(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .status(v)
-          }
-        }()
-        case 3: try {
-          var v: Eagle_V1_HelloReply?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .hello(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .hello(v)
-          }
-        }()
-        case 4: try {
-          var v: Eagle_V1_ModelList?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .models(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .models(v)
-          }
-        }()
-        case 5: try {
-          var v: Eagle_V1_ModelInfo?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .loaded(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .loaded(v)
-          }
-        }()
-        case 6: try {
-          var v: Eagle_V1_Empty?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .unloaded(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .unloaded(v)
-          }
-        }()
-        case 7: try {
-          var v: Eagle_V1_GenerateChunk?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .chunk(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .chunk(v)
-          }
-        }()
-        case 8: try {
-          var v: Eagle_V1_GenerateResult?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .generate(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .generate(v)
-          }
-        }()
-        case 9: try {
-          var v: Eagle_V1_TokenizeResult?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .tokenize(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .tokenize(v)
-          }
-        }()
-        case 10: try {
-          var v: Eagle_V1_DetokenizeResult?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .detokenize(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .detokenize(v)
-          }
-        }()
-        case 11: try {
-          var v: Eagle_V1_Empty?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .cancelled(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .cancelled(v)
-          }
-        }()
-        case 12: try {
-          var v: Eagle_V1_StatsReply?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .stats(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .stats(v)
-          }
-        }()
-        case 13: try {
-          var v: Eagle_V1_HealthReply?
-          var hadOneofValue = false
-          if let current = _storage._kind {
-            hadOneofValue = true
-            if case .health(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._kind = .health(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 2: try {
+        var v: Eagle_V1_Status?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .status(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .status(v)
+        }
+      }()
+      case 3: try {
+        var v: Eagle_V1_HelloReply?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .hello(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .hello(v)
+        }
+      }()
+      case 4: try {
+        var v: Eagle_V1_ModelList?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .models(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .models(v)
+        }
+      }()
+      case 5: try {
+        var v: Eagle_V1_ModelInfo?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .loaded(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .loaded(v)
+        }
+      }()
+      case 6: try {
+        var v: Eagle_V1_Empty?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .unloaded(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .unloaded(v)
+        }
+      }()
+      case 7: try {
+        var v: Eagle_V1_GenerateChunk?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .chunk(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .chunk(v)
+        }
+      }()
+      case 8: try {
+        var v: Eagle_V1_GenerateResult?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .generate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .generate(v)
+        }
+      }()
+      case 9: try {
+        var v: Eagle_V1_TokenizeResult?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .tokenize(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .tokenize(v)
+        }
+      }()
+      case 10: try {
+        var v: Eagle_V1_DetokenizeResult?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .detokenize(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .detokenize(v)
+        }
+      }()
+      case 11: try {
+        var v: Eagle_V1_Empty?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .cancelled(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .cancelled(v)
+        }
+      }()
+      case 12: try {
+        var v: Eagle_V1_StatsReply?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .stats(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .stats(v)
+        }
+      }()
+      case 13: try {
+        var v: Eagle_V1_HealthReply?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .health(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .health(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if _storage._id != 0 {
-        try visitor.visitSingularUInt64Field(value: _storage._id, fieldNumber: 1)
-      }
-      switch _storage._kind {
-      case .status?: try {
-        guard case .status(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      }()
-      case .hello?: try {
-        guard case .hello(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      }()
-      case .models?: try {
-        guard case .models(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-      }()
-      case .loaded?: try {
-        guard case .loaded(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-      }()
-      case .unloaded?: try {
-        guard case .unloaded(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-      }()
-      case .chunk?: try {
-        guard case .chunk(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-      }()
-      case .generate?: try {
-        guard case .generate(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-      }()
-      case .tokenize?: try {
-        guard case .tokenize(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-      }()
-      case .detokenize?: try {
-        guard case .detokenize(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .cancelled?: try {
-        guard case .cancelled(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .stats?: try {
-        guard case .stats(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .health?: try {
-        guard case .health(let v)? = _storage._kind else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 1)
+    }
+    switch self.kind {
+    case .status?: try {
+      guard case .status(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .hello?: try {
+      guard case .hello(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .models?: try {
+      guard case .models(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .loaded?: try {
+      guard case .loaded(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .unloaded?: try {
+      guard case .unloaded(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .chunk?: try {
+      guard case .chunk(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .generate?: try {
+      guard case .generate(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .tokenize?: try {
+      guard case .tokenize(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .detokenize?: try {
+      guard case .detokenize(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .cancelled?: try {
+      guard case .cancelled(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .stats?: try {
+      guard case .stats(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .health?: try {
+      guard case .health(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Eagle_V1_Response, rhs: Eagle_V1_Response) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._id != rhs_storage._id {return false}
-        if _storage._kind != rhs_storage._kind {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.id != rhs.id {return false}
+    if lhs.kind != rhs.kind {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2250,104 +2266,184 @@ nonisolated extension Eagle_V1_HelloReply: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Eagle_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0\u{3}draft_weight_bytes\0\u{3}target_pass_costs\0\u{3}head_pass_costs\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}target_dir\0\u{3}draft_dir\0\u{3}has_draft\0\u{3}vocab_size\0\u{3}context_length\0\u{3}hidden_size\0\u{1}layers\0\u{1}parameters\0\u{1}dtype\0\u{3}weight_bytes\0\u{3}mapped_weight_bytes\0\u{3}kv_bytes_per_token\0\u{3}draft_weight_bytes\0\u{3}target_pass_costs\0\u{3}head_pass_costs\0\u{3}draft_kind\0\u{3}draft_vocab_size\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _targetDir: String = String()
+    var _draftDir: String = String()
+    var _hasDraft_p: Bool = false
+    var _vocabSize: UInt32 = 0
+    var _contextLength: UInt32 = 0
+    var _hiddenSize: UInt32 = 0
+    var _layers: UInt32 = 0
+    var _parameters: UInt64 = 0
+    var _dtype: String = String()
+    var _weightBytes: UInt64 = 0
+    var _mappedWeightBytes: UInt64 = 0
+    var _kvBytesPerToken: UInt64 = 0
+    var _draftWeightBytes: UInt64 = 0
+    var _targetPassCosts: [Eagle_V1_PassCost] = []
+    var _headPassCosts: [Eagle_V1_PassCost] = []
+    var _draftKind: String = String()
+    var _draftVocabSize: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _targetDir = source._targetDir
+      _draftDir = source._draftDir
+      _hasDraft_p = source._hasDraft_p
+      _vocabSize = source._vocabSize
+      _contextLength = source._contextLength
+      _hiddenSize = source._hiddenSize
+      _layers = source._layers
+      _parameters = source._parameters
+      _dtype = source._dtype
+      _weightBytes = source._weightBytes
+      _mappedWeightBytes = source._mappedWeightBytes
+      _kvBytesPerToken = source._kvBytesPerToken
+      _draftWeightBytes = source._draftWeightBytes
+      _targetPassCosts = source._targetPassCosts
+      _headPassCosts = source._headPassCosts
+      _draftKind = source._draftKind
+      _draftVocabSize = source._draftVocabSize
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.targetDir) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.draftDir) }()
-      case 4: try { try decoder.decodeSingularBoolField(value: &self.hasDraft_p) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.vocabSize) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.contextLength) }()
-      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.hiddenSize) }()
-      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.layers) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.parameters) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.dtype) }()
-      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.weightBytes) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.mappedWeightBytes) }()
-      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.kvBytesPerToken) }()
-      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.draftWeightBytes) }()
-      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.targetPassCosts) }()
-      case 16: try { try decoder.decodeRepeatedMessageField(value: &self.headPassCosts) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._targetDir) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._draftDir) }()
+        case 4: try { try decoder.decodeSingularBoolField(value: &_storage._hasDraft_p) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._vocabSize) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._contextLength) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._hiddenSize) }()
+        case 8: try { try decoder.decodeSingularUInt32Field(value: &_storage._layers) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._parameters) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._dtype) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._weightBytes) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._mappedWeightBytes) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._kvBytesPerToken) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._draftWeightBytes) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._targetPassCosts) }()
+        case 16: try { try decoder.decodeRepeatedMessageField(value: &_storage._headPassCosts) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._draftKind) }()
+        case 18: try { try decoder.decodeSingularUInt32Field(value: &_storage._draftVocabSize) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
-    }
-    if !self.targetDir.isEmpty {
-      try visitor.visitSingularStringField(value: self.targetDir, fieldNumber: 2)
-    }
-    if !self.draftDir.isEmpty {
-      try visitor.visitSingularStringField(value: self.draftDir, fieldNumber: 3)
-    }
-    if self.hasDraft_p != false {
-      try visitor.visitSingularBoolField(value: self.hasDraft_p, fieldNumber: 4)
-    }
-    if self.vocabSize != 0 {
-      try visitor.visitSingularUInt32Field(value: self.vocabSize, fieldNumber: 5)
-    }
-    if self.contextLength != 0 {
-      try visitor.visitSingularUInt32Field(value: self.contextLength, fieldNumber: 6)
-    }
-    if self.hiddenSize != 0 {
-      try visitor.visitSingularUInt32Field(value: self.hiddenSize, fieldNumber: 7)
-    }
-    if self.layers != 0 {
-      try visitor.visitSingularUInt32Field(value: self.layers, fieldNumber: 8)
-    }
-    if self.parameters != 0 {
-      try visitor.visitSingularUInt64Field(value: self.parameters, fieldNumber: 9)
-    }
-    if !self.dtype.isEmpty {
-      try visitor.visitSingularStringField(value: self.dtype, fieldNumber: 10)
-    }
-    if self.weightBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.weightBytes, fieldNumber: 11)
-    }
-    if self.mappedWeightBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.mappedWeightBytes, fieldNumber: 12)
-    }
-    if self.kvBytesPerToken != 0 {
-      try visitor.visitSingularUInt64Field(value: self.kvBytesPerToken, fieldNumber: 13)
-    }
-    if self.draftWeightBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.draftWeightBytes, fieldNumber: 14)
-    }
-    if !self.targetPassCosts.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.targetPassCosts, fieldNumber: 15)
-    }
-    if !self.headPassCosts.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.headPassCosts, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if !_storage._targetDir.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._targetDir, fieldNumber: 2)
+      }
+      if !_storage._draftDir.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._draftDir, fieldNumber: 3)
+      }
+      if _storage._hasDraft_p != false {
+        try visitor.visitSingularBoolField(value: _storage._hasDraft_p, fieldNumber: 4)
+      }
+      if _storage._vocabSize != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._vocabSize, fieldNumber: 5)
+      }
+      if _storage._contextLength != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._contextLength, fieldNumber: 6)
+      }
+      if _storage._hiddenSize != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._hiddenSize, fieldNumber: 7)
+      }
+      if _storage._layers != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._layers, fieldNumber: 8)
+      }
+      if _storage._parameters != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._parameters, fieldNumber: 9)
+      }
+      if !_storage._dtype.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._dtype, fieldNumber: 10)
+      }
+      if _storage._weightBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._weightBytes, fieldNumber: 11)
+      }
+      if _storage._mappedWeightBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._mappedWeightBytes, fieldNumber: 12)
+      }
+      if _storage._kvBytesPerToken != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._kvBytesPerToken, fieldNumber: 13)
+      }
+      if _storage._draftWeightBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._draftWeightBytes, fieldNumber: 14)
+      }
+      if !_storage._targetPassCosts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._targetPassCosts, fieldNumber: 15)
+      }
+      if !_storage._headPassCosts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._headPassCosts, fieldNumber: 16)
+      }
+      if !_storage._draftKind.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._draftKind, fieldNumber: 17)
+      }
+      if _storage._draftVocabSize != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._draftVocabSize, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Eagle_V1_ModelInfo, rhs: Eagle_V1_ModelInfo) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.targetDir != rhs.targetDir {return false}
-    if lhs.draftDir != rhs.draftDir {return false}
-    if lhs.hasDraft_p != rhs.hasDraft_p {return false}
-    if lhs.vocabSize != rhs.vocabSize {return false}
-    if lhs.contextLength != rhs.contextLength {return false}
-    if lhs.hiddenSize != rhs.hiddenSize {return false}
-    if lhs.layers != rhs.layers {return false}
-    if lhs.parameters != rhs.parameters {return false}
-    if lhs.dtype != rhs.dtype {return false}
-    if lhs.weightBytes != rhs.weightBytes {return false}
-    if lhs.mappedWeightBytes != rhs.mappedWeightBytes {return false}
-    if lhs.kvBytesPerToken != rhs.kvBytesPerToken {return false}
-    if lhs.draftWeightBytes != rhs.draftWeightBytes {return false}
-    if lhs.targetPassCosts != rhs.targetPassCosts {return false}
-    if lhs.headPassCosts != rhs.headPassCosts {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._targetDir != rhs_storage._targetDir {return false}
+        if _storage._draftDir != rhs_storage._draftDir {return false}
+        if _storage._hasDraft_p != rhs_storage._hasDraft_p {return false}
+        if _storage._vocabSize != rhs_storage._vocabSize {return false}
+        if _storage._contextLength != rhs_storage._contextLength {return false}
+        if _storage._hiddenSize != rhs_storage._hiddenSize {return false}
+        if _storage._layers != rhs_storage._layers {return false}
+        if _storage._parameters != rhs_storage._parameters {return false}
+        if _storage._dtype != rhs_storage._dtype {return false}
+        if _storage._weightBytes != rhs_storage._weightBytes {return false}
+        if _storage._mappedWeightBytes != rhs_storage._mappedWeightBytes {return false}
+        if _storage._kvBytesPerToken != rhs_storage._kvBytesPerToken {return false}
+        if _storage._draftWeightBytes != rhs_storage._draftWeightBytes {return false}
+        if _storage._targetPassCosts != rhs_storage._targetPassCosts {return false}
+        if _storage._headPassCosts != rhs_storage._headPassCosts {return false}
+        if _storage._draftKind != rhs_storage._draftKind {return false}
+        if _storage._draftVocabSize != rhs_storage._draftVocabSize {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

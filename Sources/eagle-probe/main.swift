@@ -125,7 +125,8 @@ struct Models: ParsableCommand {
             let response = try connection.call(client, .with { $0.listModels = .init() })
             if connection.json { try printJSON(response); return }
             for model in response.models.models {
-                let draft = model.hasDraft_p ? " draft=\(model.draftDir)" : ""
+                let kind = model.draftKind.isEmpty ? "" : " (\(model.draftKind), draft vocabulary \(model.draftVocabSize))"
+                let draft = model.hasDraft_p ? " draft=\(model.draftDir)\(kind)" : ""
                 print("\(model.name)\t\(model.parameters) params, vocab \(model.vocabSize), context \(model.contextLength), \(memoryLine(model))\t\(model.targetDir)\(draft)")
                 if !model.targetPassCosts.isEmpty { print("\t\(costLine(model))") }
             }

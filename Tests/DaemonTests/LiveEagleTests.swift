@@ -126,3 +126,27 @@ struct LiveAutoTreeTests {
         #expect(!stats.autoGreedy.isEmpty && !stats.autoSampled.isEmpty)
     }
 }
+
+@Suite("Live socket: EAGLE-3 head")
+struct LiveEagle3Tests {
+    /// A daemon serving an 8-layer target with an EAGLE-3 head in the official layout:
+    /// reported as such, and greedy EAGLE-3 output over the socket equals plain output.
+    @Test func eagle3HeadServesLosslessly() throws {
+        let target = repositoryRoot.appendingPathComponent("Tests/Fixtures/models/tiny-llama-8layer").path
+        let head = repositoryRoot.appendingPathComponent("Tests/Fixtures/models/tiny-eagle3-head").path
+        let daemon = try LiveDaemon { $0.models = [ModelSpec(name: "e3", target: target, draft: head)] }
+        let client = try daemon.client()
+        let info = try client.call(.with { $0.listModels = .init() }).models.models[0]
+        #expect(info.draftKind == "eagle-3" && info.draftVocabSize == 128 && info.targetPassCosts.count >= 2)
+        for prompt: [UInt32] in [[1, 17, 301, 44, 5], [1, 9, 130, 411, 8, 3, 77]] {
+            let plain = try client.call(generateRequest(prompt, maxTokens: 32)).generate
+            for depth: UInt32 in [2, 4] {
+                var eagle = generateRequest(prompt, maxTokens: 32)
+                eagle.generate.speculative = .with { $0.enabled = true; $0.treeDepth = depth; $0.treeTopK = 2; $0.totalTokens = 2 * depth + 1 }
+                let result = try client.call(eagle).generate
+                #expect(result.ids == plain.ids, "depth \(depth)")
+                #expect(result.decoding.hasPrefix("dynamic depth=\(depth)"))
+            }
+        }
+    }
+}

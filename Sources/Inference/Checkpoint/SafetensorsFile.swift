@@ -17,7 +17,7 @@ public enum TensorDType: String, Sendable {
     }
 
     /// Converts `count` little-endian elements at `source` to `Float`; false (nothing
-    /// written) for the types we do not read as weights. Shared by every checkpoint format.
+    /// written) for the types we do not read. Shared by every checkpoint format.
     func convertToFloat(from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
         switch self {
         case .f32:
@@ -32,6 +32,11 @@ public enum TensorDType: String, Sendable {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 destination[i] = Float(Float16(bitPattern: bits))
             }
+        // Integer tensors hold token ids and offsets (EAGLE-3's d2t): exact below 2^24.
+        case .i64:
+            for i in 0..<count { destination[i] = Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+        case .i32:
+            for i in 0..<count { destination[i] = Float(Int32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
         default:
             return false
         }

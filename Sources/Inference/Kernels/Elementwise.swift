@@ -2,7 +2,7 @@ import Foundation
 
 /// RMSNorm as transformers computes it: `w · x / sqrt(mean(x²) + eps)`, in FP32.
 @inline(__always)
-func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+public func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
              rows: Int, width: Int, eps: Float) {
     for r in 0..<rows {
         let xr = x + r * width, yr = y + r * width

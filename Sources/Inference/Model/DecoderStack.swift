@@ -35,8 +35,12 @@ public final class DecoderStack {
     public let rope: RopeTable
     public let cache: KVCache
     public let maxBatch: Int
+    /// Layers whose input the stack records for each new token (EAGLE-3 reads them), sorted.
+    public let captureLayers: [Int]
+    /// [maxBatch × captureLayers.count·hidden]: row i holds token i's recorded layer inputs, low to high.
+    public let captured: FloatBuffer
 
-    private let xn: FloatBuffer         // [maxBatch × hidden] normed input of a sublayer
+    private let xn: FloatBuffer         // [maxBatch × hidden (2·hidden with an EAGLE-3 layer)] normed input of a sublayer
     private let qkv: FloatBuffer        // [maxBatch × qkvWidth]
     private let attention: FloatBuffer  // [maxBatch × heads·headDim]
     private let gateUp: FloatBuffer     // [maxBatch × 2·intermediate]
@@ -44,13 +48,16 @@ public final class DecoderStack {
     private let scores: FloatBuffer     // [pool threads × capacity] one attention score row per worker
     private var defaultPositions: [Int32] // [maxBatch]
 
-    public init(shape: StackShape, layers: [LayerWeights], rope: RopeTable, capacity: Int, maxBatch: Int) {
+    public init(shape: StackShape, layers: [LayerWeights], rope: RopeTable, capacity: Int, maxBatch: Int,
+                captureLayers: [Int] = []) {
         self.shape = shape
         self.layers = layers
         self.rope = rope
         self.maxBatch = maxBatch
+        self.captureLayers = captureLayers.sorted()
+        captured = FloatBuffer(count: maxBatch * captureLayers.count * shape.hiddenSize)
         cache = KVCache(layerCount: layers.count, kvHeadCount: shape.kvHeadCount, headDim: shape.headDim, capacity: capacity)
-        xn = FloatBuffer(count: maxBatch * shape.hiddenSize)
+        xn = FloatBuffer(count: maxBatch * shape.hiddenSize * (layers.contains { $0.eagle3Norms != nil } ? 2 : 1))
         qkv = FloatBuffer(count: maxBatch * shape.qkvWidth)
         attention = FloatBuffer(count: maxBatch * shape.qWidth)
         gateUp = FloatBuffer(count: maxBatch * 2 * shape.intermediateSize)
@@ -61,7 +68,7 @@ public final class DecoderStack {
 
     /// Bytes of cache and scratch held.
     public var byteCount: Int {
-        cache.byteCount + [xn, qkv, attention, gateUp, activation, scores].reduce(0) { $0 + $1.byteCount }
+        cache.byteCount + [xn, qkv, attention, gateUp, activation, scores, captured].reduce(0) { $0 + $1.byteCount }
     }
 
     /// Checks a pass of `n` new tokens before anything is written.
@@ -91,21 +98,34 @@ public final class DecoderStack {
 
     /// Runs the layers over `x` ([n × hidden], the residual stream, updated in place) and
     /// appends the new tokens' keys and values to the cache. Call `validate` first.
-    public func run(_ x: UnsafeMutablePointer<Float>, count n: Int, positions: UnsafeBufferPointer<Int32>?, mask: AttentionMask?) {
+    /// `embeddings` ([n × hidden]) is what an EAGLE-3 layer's attention reads beside x.
+    public func run(_ x: UnsafeMutablePointer<Float>, count n: Int, positions: UnsafeBufferPointer<Int32>?, mask: AttentionMask?,
+                    embeddings: UnsafePointer<Float>? = nil) {
         if positions == nil {
             for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) }
         }
         defaultPositions.withUnsafeBufferPointer { defaults in
-            runLayers(x, count: n, positions: positions ?? defaults, mask: mask)
+            runLayers(x, count: n, positions: positions ?? defaults, mask: mask, embeddings: embeddings)
         }
         cache.advance(by: n)
     }
 
-    private func runLayers(_ x: UnsafeMutablePointer<Float>, count n: Int, positions: UnsafeBufferPointer<Int32>, mask: AttentionMask?) {
+    private func runLayers(_ x: UnsafeMutablePointer<Float>, count n: Int, positions: UnsafeBufferPointer<Int32>, mask: AttentionMask?,
+                           embeddings: UnsafePointer<Float>?) {
         let s = shape, d = s.hiddenSize, hd = s.headDim, inter = s.intermediateSize
         let past = cache.count
         for (l, layer) in layers.enumerated() {
-            if let norm = layer.attentionNorm {
+            for (j, captureLayer) in captureLayers.enumerated() where captureLayer == l {
+                let width = captureLayers.count * d
+                for i in 0..<n { (captured.pointer + i * width + j * d).update(from: x + i * d, count: d) }
+            }
+            if let norms = layer.eagle3Norms {
+                guard let embeddings else { preconditionFailure("an EAGLE-3 layer needs the embeddings of its tokens") }
+                for i in 0..<n {
+                    rmsNorm(embeddings + i * d, weight: norms.embedding, into: xn.pointer + 2 * i * d, rows: 1, width: d, eps: s.rmsNormEps)
+                    rmsNorm(x + i * d, weight: norms.hidden, into: xn.pointer + (2 * i + 1) * d, rows: 1, width: d, eps: s.rmsNormEps)
+                }
+            } else if let norm = layer.attentionNorm {
                 rmsNorm(x, weight: norm, into: xn.pointer, rows: n, width: d, eps: s.rmsNormEps)
             } else {
                 xn.pointer.update(from: x, count: n * d)

@@ -34,6 +34,14 @@ public struct ForwardOutput {
         precondition(i >= 0 && i < count)
         return UnsafeBufferPointer(start: hiddenBase + i * hiddenSize, count: hiddenSize)
     }
+
+    /// The inputs of the session's capture layers for new token `i`, low to high
+    /// ([captureLayers.count × hidden]): the feature an EAGLE-3 head reads.
+    public func captured(forToken i: Int) -> UnsafeBufferPointer<Float> {
+        precondition(i >= 0 && i < count)
+        let width = session.stack.captureLayers.count * hiddenSize
+        return UnsafeBufferPointer(start: session.stack.captured.pointer + i * width, count: width)
+    }
 }
 
 /// One sequence being decoded: the decoder stack (KV cache + scratch) plus the buffers
@@ -51,11 +59,11 @@ public final class InferenceSession {
     private let hidden: FloatBuffer   // [maxBatch × hidden] final-norm states
     private let logits: FloatBuffer   // [maxBatch × vocab]
 
-    init(model: LlamaModel, maxBatch: Int, contextLength: Int) {
+    init(model: LlamaModel, maxBatch: Int, contextLength: Int, captureLayers: [Int] = []) {
         let c = model.config
         self.model = model
         stack = DecoderStack(shape: StackShape(c), layers: model.weights.layers, rope: model.rope,
-                             capacity: contextLength, maxBatch: maxBatch)
+                             capacity: contextLength, maxBatch: maxBatch, captureLayers: captureLayers)
         x = FloatBuffer(count: maxBatch * c.hiddenSize)
         hidden = FloatBuffer(count: maxBatch * c.hiddenSize)
         logits = FloatBuffer(count: maxBatch * c.vocabSize)

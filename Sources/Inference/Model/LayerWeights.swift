@@ -4,7 +4,10 @@
 public struct LayerWeights: @unchecked Sendable {
     /// Nil for the EAGLE head's layer, which has no input norm.
     public let attentionNorm: UnsafeMutablePointer<Float>?     // [hidden]
-    public let qkv: WeightMatrix                               // [(heads + 2·kvHeads)·headDim × hidden]
+    /// EAGLE-3's layer: its attention reads [input_layernorm(embedding) ‖ hidden_norm(x)]
+    /// (2·hidden wide) instead of a normed x; the residual stream is x as usual.
+    public let eagle3Norms: (embedding: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>)?
+    public let qkv: WeightMatrix                               // [(heads + 2·kvHeads)·headDim × hidden (2·hidden for EAGLE-3)]
     public let qkvBias: UnsafeMutablePointer<Float>?           // [(heads + 2·kvHeads)·headDim]
     public let output: WeightMatrix                            // [hidden × heads·headDim]
     public let outputBias: UnsafeMutablePointer<Float>?        // [hidden]
@@ -23,8 +26,10 @@ public struct LayerWeights: @unchecked Sendable {
         // Fused projections: their matrices stacked in output order, their biases concatenated.
         let qkvParts = [(attn + "q_proj", s.qWidth), (attn + "k_proj", s.kvWidth), (attn + "v_proj", s.kvWidth)]
         let gateUpParts = [(mlp + "gate_proj", inter), (mlp + "up_proj", inter)]
-        attentionNorm = o.inputNorm ? try store.vector(reader, p + "input_layernorm.weight", count: d) : nil
-        qkv = try store.matrix(reader, qkvParts.map { ($0.0 + ".weight", $0.1) }, columns: d)
+        attentionNorm = o.inputNorm && !o.eagle3 ? try store.vector(reader, p + "input_layernorm.weight", count: d) : nil
+        eagle3Norms = o.eagle3 ? (try store.vector(reader, p + "input_layernorm.weight", count: d),
+                                  try store.vector(reader, p + "hidden_norm.weight", count: d)) : nil
+        qkv = try store.matrix(reader, qkvParts.map { ($0.0 + ".weight", $0.1) }, columns: o.eagle3 ? 2 * d : d)
         qkvBias = o.qkvBias ? try store.vector(reader, parts: qkvParts.map { ($0.0 + ".bias", $0.1) }) : nil
         output = try store.matrix(reader, [(attn + "o_proj.weight", d)], columns: s.qWidth)
         outputBias = o.outputBias ? try store.vector(reader, attn + "o_proj.bias", count: d) : nil
@@ -42,11 +47,15 @@ public struct LayerOptions: Sendable, Equatable {
     public var qkvBias = false
     public var outputBias = false
     public var mlpBias = false
+    /// The EAGLE-3 midlayer (`hidden_norm` + `input_layernorm` over a 2·hidden attention input).
+    public var eagle3 = false
 
-    public init(inputNorm: Bool = true, qkvBias: Bool = false, outputBias: Bool = false, mlpBias: Bool = false) {
+    public init(inputNorm: Bool = true, qkvBias: Bool = false, outputBias: Bool = false, mlpBias: Bool = false,
+                eagle3: Bool = false) {
         self.inputNorm = inputNorm
         self.qkvBias = qkvBias
         self.outputBias = outputBias
         self.mlpBias = mlpBias
+        self.eagle3 = eagle3
     }
 }

@@ -37,7 +37,8 @@ public final class LlamaModel: Sendable {
 
     /// A fresh session with an empty KV cache. `maxBatch` bounds the tokens of one
     /// forward pass (prompts longer than that are prefilled in chunks).
-    public func makeSession(maxBatch: Int = 64, contextLength: Int? = nil) -> InferenceSession {
-        InferenceSession(model: self, maxBatch: maxBatch, contextLength: min(contextLength ?? self.contextLength, self.contextLength))
+    public func makeSession(maxBatch: Int = 64, contextLength: Int? = nil, captureLayers: [Int] = []) -> InferenceSession {
+        InferenceSession(model: self, maxBatch: maxBatch, contextLength: min(contextLength ?? self.contextLength, self.contextLength),
+                         captureLayers: captureLayers.filter { $0 >= 0 && $0 < config.layerCount })
     }
 }
