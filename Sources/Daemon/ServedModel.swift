@@ -19,14 +19,15 @@ public final class ServedModel: Sendable {
     public let statistics = ModelStatistics()
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
-                workers: Int, queueLimit: Int) {
+                workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil) {
         self.name = name
         self.targetDirectory = targetDirectory
         self.draftDirectory = draftDirectory
         model = weights.model
         tokenizer = weights.tokenizer
         head = weights.head
-        scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
+        scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit,
+                                   queuedPerConnection: queuedPerConnection ?? queueLimit)
     }
 
     public var vocabularySize: Int { model.config.vocabSize }

@@ -75,16 +75,9 @@ struct ConfigTests {
 struct SystemdGlueTests {
     @Test func notifierSendsDatagramsToNotifySocket() throws {
         let path = temporarySocketPath()
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        #expect(fd >= 0)
+        let fd = boundDatagramSocket(path: path)
+        try #require(fd >= 0)
         defer { close(fd); unlink(path) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"])
         #expect(notifier.watchdogPingInterval == .seconds(1))
         #expect(notifier.notify("READY=1\nSTATUS=serving"))
