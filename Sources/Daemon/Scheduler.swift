@@ -73,9 +73,10 @@ public final class ModelScheduler: Sendable {
                 if s.active + s.queued >= workerCount + queueLimit {
                     return ServiceError(.resourceExhausted, "model '\(name)' has \(s.queued) requests queued (limit \(queueLimit)); retry later")
                 }
-                // A free worker takes the job at once; otherwise it waits in its connection's share.
+                // Jobs that idle workers are about to take do not count against the share
+                // (a worker may not have picked up the previous job yet).
                 let waiting = s.queues[job.owner]?.count ?? 0
-                if s.active + s.queued >= workerCount, waiting >= queuedPerConnection {
+                if waiting >= queuedPerConnection + max(0, workerCount - s.active) {
                     return ServiceError(.resourceExhausted, "this connection has \(waiting) requests queued on model '\(name)' (limit \(queuedPerConnection) per connection); retry later")
                 }
                 if s.queues[job.owner, default: []].isEmpty { s.order.append(job.owner) }
