@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "Daemon", "Wire", "Inference", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),

@@ -106,6 +106,12 @@ EAGLE_API const char *eagle_last_error(void);
  * Accepts NULL. */
 EAGLE_API void eagle_free(void *ptr);
 
+/* Strings: every `const char *` the library sends (prompts, chat messages, stop strings,
+ * model names, paths, the client name) must be NUL-terminated UTF-8. One that is not
+ * (Latin-1, a cut multibyte sequence, an overlong form, a surrogate) fails the call with
+ * EAGLE_E_INVALID_ARGUMENT naming the field, before anything is sent; the handle stays
+ * usable. */
+
 /* ---- connection --------------------------------------------------------------- */
 
 typedef struct eagle_client eagle_client;

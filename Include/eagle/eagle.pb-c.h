@@ -251,7 +251,7 @@ struct  Eagle__V1__Sampling
 {
   ProtobufCMessage base;
   /*
-   * 0 = greedy
+   * below 1e-5 (0 included) = greedy
    */
   float temperature;
   /*
@@ -323,6 +323,9 @@ struct  Eagle__V1__Generate
    */
   char *model;
   Eagle__V1__Sampling *sampling;
+  /*
+   * at most 16, each at most 256 UTF-8 bytes; more = INVALID_ARGUMENT
+   */
   size_t n_stop;
   char **stop;
   Eagle__V1__SpeculativeOptions *speculative;

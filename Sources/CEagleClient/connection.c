@@ -87,6 +87,9 @@ static void dispatch_locked(eagle_client *c, Eagle__V1__Response *resp) {
 
 /* Packs and writes req; a failed write leaves the byte stream torn, so it ends the link. */
 static int send_request(eagle_client *c, Eagle__V1__Request *req) {
+    const char *bad = ec_invalid_utf8_field(&req->base);
+    if (bad != NULL)
+        return ec_fail(c, EAGLE_E_INVALID_ARGUMENT, "string field '%s' is not valid UTF-8", bad);
     size_t size = eagle__v1__request__get_packed_size(req);
     if (size > c->server_max_frame)
         return ec_fail(c, EAGLE_E_TOO_LARGE, "request of %zu bytes exceeds the server's limit of %u bytes",

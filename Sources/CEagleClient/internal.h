@@ -66,6 +66,14 @@ int ec_fail_status(eagle_client *c, const Eagle__V1__Status *st);
 /* strdup that accepts NULL (→ "") and reports NOMEM as NULL. */
 char *ec_strdup(const char *s);
 
+/* ---- utf8.c ---- */
+
+/* Non-zero when the NUL-terminated s is well-formed UTF-8 (no overlongs, no surrogates). */
+int ec_utf8_valid(const char *s);
+/* The name of the first string field in msg (nested messages included) that is not
+ * UTF-8, or NULL when all are. */
+const char *ec_invalid_utf8_field(const ProtobufCMessage *msg);
+
 /* ---- frame.c ---- */
 
 /* Writes one frame (header + packed request). Returns 0, EAGLE_E_IO or EAGLE_E_CLOSED. */

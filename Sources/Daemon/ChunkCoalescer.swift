@@ -6,19 +6,25 @@ import Wire
 /// One frame per token costs ~30 µs of event-loop wake-ups and syscalls on both sides,
 /// 10 % of a step at the bundled model's speed. The first event goes out at once (time to
 /// first token is unchanged); later events wait until `interval` has passed since the last
-/// chunk, and whatever is pending is flushed before the terminal response.
+/// chunk, and whatever is pending is flushed before the terminal response. A chunk also
+/// goes out once it holds `maxBytes`, so a fast generator's chunks stay far below the frame
+/// limit (a chunk over it would end the request with RESOURCE_EXHAUSTED).
 struct ChunkCoalescer {
     /// Longest a finished token waits for company: far below what a reader notices.
     static let defaultInterval = Duration.milliseconds(2)
+    /// Text bytes (plus 5 per id, a varint's worst case) after which a chunk is sent at once.
+    static let defaultMaxBytes = 64 << 10
 
     let interval: Duration
+    let maxBytes: Int
     private var ids: [UInt32] = []
     private var text = ""
     private var accepted: UInt32 = 0
     private var lastSent: ContinuousClock.Instant?
 
-    init(interval: Duration = Self.defaultInterval) {
+    init(interval: Duration = Self.defaultInterval, maxBytes: Int = Self.defaultMaxBytes) {
         self.interval = interval
+        self.maxBytes = maxBytes
     }
 
     /// Adds an event; returns the chunk to send now, if it is time.
@@ -26,7 +32,8 @@ struct ChunkCoalescer {
         ids.append(contentsOf: event.tokens.map { UInt32(bitPattern: $0) })
         text += event.text
         accepted += UInt32(event.stats.tokenCount)
-        if let lastSent, now - lastSent < interval { return nil }
+        let full = text.utf8.count + 5 * ids.count >= maxBytes
+        if !full, let lastSent, now - lastSent < interval { return nil }
         lastSent = now
         return flush()
     }

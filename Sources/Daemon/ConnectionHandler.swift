@@ -2,11 +2,17 @@ import Logging
 import NIOCore
 import Wire
 
-/// One client connection: hello, request dispatch, in-flight bookkeeping, cancellation.
+/// One client connection: hello, request dispatch, in-flight bookkeeping, cancellation,
+/// and the limits one connection lives under (`ConnectionLimits`).
 ///
 /// Lives on the connection's event loop. Every request id is tracked from arrival to its
 /// terminal response; `deliver` drops anything for an id that already ended, so each
 /// request gets exactly one terminal response. Closing the connection cancels its requests.
+///
+/// Backpressure: when the channel stops being writable (its outbound buffer passed the
+/// high water mark because the client does not read), the handler stops reading the
+/// client's requests and `flow` holds its streams still; a connection unwritable for
+/// `unwritableTimeoutSeconds` is closed.
 final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -14,6 +20,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let service: DaemonService
     private let connectionID: UInt64
     private let logger: Logger
+    private let limits: ConnectionLimits
+    /// Shared with the workers streaming to this connection.
+    let flow = ConnectionFlow()
+    /// Set by the server when accepting this connection would pass `max_connections`.
+    private let overCapacity: Bool
     private var context: ChannelHandlerContext?
     private var peer: PeerIdentity?
     /// Requests that arrived before the peer's credentials were read.
@@ -22,10 +33,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var closing = false
     /// Requests without their terminal response yet; the ticket cancels the running ones.
     private var inFlight: [UInt64: RequestTicket?] = [:]
+    private var helloTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var unwritableTimer: Scheduled<Void>?
+    /// When a request last arrived or last ended (the idle timeout counts from there).
+    private var lastActivity = NIODeadline.now()
 
-    init(service: DaemonService, connectionID: UInt64, logger: Logger) {
+    init(service: DaemonService, connectionID: UInt64, overCapacity: Bool = false, logger: Logger) {
         self.service = service
         self.connectionID = connectionID
+        self.overCapacity = overCapacity
+        limits = service.config.connections
         var logger = logger
         logger[metadataKey: "connection"] = "\(connectionID)"
         self.logger = logger
@@ -36,7 +54,15 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if overCapacity {
+            protocolError(.resourceExhausted, "the daemon serves at most \(limits.maxConnections) connections at once; retry later")
+            return
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        helloTimer = context.eventLoop.scheduleTask(in: .fromSeconds(limits.helloTimeoutSeconds)) {
+            bound.value.protocolError(.deadlineExceeded, "no hello within \(bound.value.limits.helloTimeoutSeconds) s")
+        }
         PeerIdentity.of(context.channel).whenComplete { result in
             let handler = bound.value
             switch result {
@@ -51,21 +77,44 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 handler.close()
             }
         }
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let payload = unwrapInboundIn(data)
+        lastActivity = .now()
         if peer == nil { pending.append(payload) } else { process(payload) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        flow.close()
+        for timer in [helloTimer, idleTimer, unwritableTimer] { timer?.cancel() }
         let open = inFlight.compactMap { $0.value }
         if !open.isEmpty { logger.info("client went away with \(inFlight.count) requests open; cancelling them") }
         inFlight = [:]
         for ticket in open { ticket.cancel() }
         self.context = nil
         context.fireChannelInactive()
+    }
+
+    /// Stops reading (and pauses streams) while the client does not take our output.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        flow.setWritable(writable)
+        try? context.channel.syncOptions?.setOption(.autoRead, value: writable)
+        if writable {
+            unwritableTimer?.cancel()
+            unwritableTimer = nil
+            context.read()
+        } else if unwritableTimer == nil {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let seconds = limits.unwritableTimeoutSeconds
+            unwritableTimer = context.eventLoop.scheduleTask(in: .fromSeconds(seconds)) {
+                let handler = bound.value
+                handler.logger.notice("client has not read its replies for \(seconds) s; closing the connection")
+                handler.close()
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -83,14 +132,42 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Closes the connection when it has had nothing to do for the idle timeout: no request
+    /// in flight, none received. Checked when the timeout would end, never more often.
+    private func scheduleIdleCheck(deadline: NIODeadline? = nil) {
+        guard limits.idleTimeoutSeconds > 0, let context else { return }
+        let timeout = TimeAmount.fromSeconds(limits.idleTimeoutSeconds)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline ?? lastActivity + timeout) {
+            let handler = bound.value
+            guard !handler.closing else { return }
+            let now = NIODeadline.now()
+            if !handler.inFlight.isEmpty {
+                handler.scheduleIdleCheck(deadline: now + timeout)
+            } else if handler.lastActivity + timeout > now {
+                handler.scheduleIdleCheck(deadline: handler.lastActivity + timeout)
+            } else {
+                handler.logger.debug("idle for \(handler.limits.idleTimeoutSeconds) s; closing")
+                handler.close()
+            }
+        }
+    }
+
     // MARK: - Requests
 
     private func process(_ payload: ByteBuffer) {
         // The peer lookup may complete after the connection already closed.
         guard !closing, let peer, let context else { return }
         let request: Eagle_V1_Request
-        do { request = try Eagle_V1_Request(payload: payload) } catch {
-            protocolError(.invalidArgument, "\(error)")
+        do throws(RequestDecodingError) { request = try .decode(payload: payload) } catch {
+            switch error {
+            case .invalidUTF8(let id) where greeted:
+                write(.status(id: id, .invalidArgument, "request \(id) has a string field that is not valid UTF-8"))
+            case .invalidUTF8(let id):
+                protocolError(.invalidArgument, "the hello has a string field that is not valid UTF-8", id: id)
+            case .undecodable(let frame):
+                protocolError(.invalidArgument, "\(frame)")
+            }
             return
         }
         guard greeted else {
@@ -112,8 +189,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 write(.status(id: request.id, .alreadyExists, "request id \(request.id) is already in flight on this connection"))
                 return
             }
+            guard inFlight.count < limits.maxRequestsPerConnection else {
+                write(.status(id: request.id, .resourceExhausted,
+                              "this connection has \(inFlight.count) requests in flight (limit \(limits.maxRequestsPerConnection)); wait for some to finish"))
+                return
+            }
             inFlight[request.id] = .some(nil)
-            let sink = ConnectionSink(connectionID: connectionID, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
+            let sink = ConnectionSink(connectionID: connectionID, handler: NIOLoopBound(self, eventLoop: context.eventLoop),
+                                      flow: flow, maxFrameBytes: service.config.maxFrameBytes)
             let ticket = service.handle(request, peer: peer, sink: sink)
             if let ticket, inFlight[request.id] != nil { inFlight[request.id] = ticket }
         }
@@ -138,6 +221,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         greeted = true
+        helloTimer?.cancel()
+        helloTimer = nil
+        scheduleIdleCheck()
         if !hello.clientName.isEmpty { logger.debug("hello from '\(hello.clientName)' (\(peer))") }
         write(.with {
             $0.id = request.id
@@ -153,10 +239,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: - Responses
 
     /// Writes a response for a tracked request (on the event loop); drops what comes after
-    /// the request's terminal response or after the connection closed.
-    func deliver(_ frame: ByteBuffer, id: UInt64, terminal: Bool) {
+    /// the request's terminal response or after the connection closed. `endsEarly`: the
+    /// terminal response replaces one that could not be sent, so the request is cancelled.
+    func deliver(_ frame: ByteBuffer, id: UInt64, terminal: Bool, endsEarly: Bool = false) {
         if terminal {
-            guard inFlight.removeValue(forKey: id) != nil else { return }
+            guard let entry = inFlight.removeValue(forKey: id) else { return }
+            if endsEarly { entry?.cancel() }
+            lastActivity = .now()
         } else {
             guard inFlight[id] != nil else { return }
         }
@@ -185,24 +274,5 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func close() {
         closing = true
         context?.close(promise: nil)
-    }
-}
-
-/// Sends responses to a `ConnectionHandler` from any thread.
-struct ConnectionSink: ResponseSink {
-    let connectionID: UInt64
-    let handler: NIOLoopBound<ConnectionHandler>
-
-    func send(_ response: Eagle_V1_Response) {
-        let id = response.id
-        let terminal = response.isTerminal
-        // Encode on the calling (worker) thread; only the write happens on the event loop.
-        guard let frame = try? response.frame() else { return }
-        let eventLoop = handler.eventLoop
-        if eventLoop.inEventLoop {
-            handler.value.deliver(frame, id: id, terminal: terminal)
-        } else {
-            eventLoop.execute { handler.value.deliver(frame, id: id, terminal: terminal) }
-        }
     }
 }

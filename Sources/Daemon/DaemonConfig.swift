@@ -138,6 +138,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     public var maxFrameBytes: Int = 4 << 20
     /// How long SIGTERM waits for in-flight work before cancelling it.
     public var drainTimeoutSeconds: Double = 60
+    /// Per-connection limits: connection count, timeouts, backpressure (ConnectionLimits.swift).
+    public var connections = ConnectionLimits()
 
     public init() {}
 
@@ -151,6 +153,7 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         case queueLimit = "queue_limit"
         case maxFrameBytes = "max_frame_bytes"
         case drainTimeoutSeconds = "drain_timeout_seconds"
+        case connections
     }
 
     public init(from decoder: Decoder) throws {
@@ -169,6 +172,7 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         queueLimit = try c.decodeIfPresent(Int.self, forKey: .queueLimit) ?? d.queueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? d.maxFrameBytes
         drainTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? d.drainTimeoutSeconds
+        connections = try c.decodeIfPresent(ConnectionLimits.self, forKey: .connections) ?? d.connections
     }
 
     /// Reads a JSON config file.
@@ -199,6 +203,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         guard workers > 0 else { throw .invalid("workers must be ≥ 1") }
         guard queueLimit >= 0 else { throw .invalid("queue_limit must be ≥ 0") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= Int(UInt32.max) else { throw .invalid("max_frame_bytes must be in 1024...\(UInt32.max)") }
+        guard drainTimeoutSeconds >= 0, drainTimeoutSeconds.isFinite else { throw .invalid("drain_timeout_seconds must be ≥ 0") }
+        try connections.validate()
         var seen = Set<String>()
         for model in models {
             guard !model.name.isEmpty else { throw .invalid("a model needs a non-empty name") }

@@ -37,15 +37,27 @@ public final class DaemonServer: Sendable {
     /// Binds (or adopts) the socket and starts accepting connections.
     public func start() throws {
         let maxFrameBytes = service.config.maxFrameBytes
+        let limits = service.config.connections
+        raiseDescriptorLimit(for: limits.maxConnections)
+        let highWater = limits.writeBufferHighWaterBytes
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { [self] channel in
                 let id = nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue
-                connections.withLock { $0[id] = channel }
-                channel.closeFuture.whenComplete { [self] _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
+                // Over the cap, the connection is only told so and closed: it is not counted.
+                let admitted = connections.withLock { open -> Bool in
+                    guard open.count < limits.maxConnections else { return false }
+                    open[id] = channel
+                    return true
+                }
+                if admitted {
+                    channel.closeFuture.whenComplete { [self] _ in connections.withLock { _ = $0.removeValue(forKey: id) } }
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(service: service, connectionID: id, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(service: service, connectionID: id, overCapacity: !admitted, logger: logger))
                 }
             }
         let channel: Channel
@@ -71,7 +83,11 @@ public final class DaemonServer: Sendable {
         }
     }
 
+    /// Connections open now (admitted ones; those refused over the cap are not counted).
+    public var openConnectionCount: Int { connections.withLock { $0.count } }
+
     /// Pings systemd's watchdog from the event loop, so a wedged loop stops the pings.
+    /// Every ping goes through the notifier's one socket.
     public func startWatchdog(_ notifier: SystemdNotifier) {
         guard let interval = notifier.watchdogPingInterval else { return }
         let loop = group.next()
@@ -80,18 +96,39 @@ public final class DaemonServer: Sendable {
         }
     }
 
+    /// Lifts the soft descriptor limit to the hard one when `maxConnections` (plus room for
+    /// model files and the listener) would not fit under it; logs when even that is short.
+    private func raiseDescriptorLimit(for maxConnections: Int) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = rlim_t(maxConnections + 64)
+        if limit.rlim_cur < wanted, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur < wanted {
+            logger.warning("descriptor limit \(limit.rlim_cur) is below max_connections + 64 (\(wanted)); raise LimitNOFILE=")
+        }
+    }
+
     /// Graceful stop: refuse new work, stop accepting, let running and queued generations
     /// finish (cancelling them after `timeout`), flush and close connections. Blocks.
-    public func drainAndStop(timeout: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
+    ///
+    /// Models unloaded earlier whose requests still run are drained too. A connection whose
+    /// client does not read cannot be flushed: it is closed once `timeout` has passed
+    /// (at least `flushGrace` after the generations ended), so the drain always finishes.
+    public func drainAndStop(timeout: Duration, flushGrace: Duration = .seconds(1),
+                             notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        let deadline = ContinuousClock.now + timeout
         service.beginDrain()
-        let busy = service.registry.all.reduce(0) { $0 + $1.scheduler.load.active + $1.scheduler.load.queued }
+        let models = service.registry.draining
+        let busy = models.reduce(0) { $0 + $1.scheduler.load.active + $1.scheduler.load.queued }
         notifier.notify("STOPPING=1\nSTATUS=draining \(busy) requests")
         logger.info("draining: \(busy) generations running or queued")
         if let channel = serverChannel.withLock({ $0 }) { try? channel.close().wait() }
         if case .path(let path, _) = listener { unlink(path) }
 
-        let models = service.registry.all
         let idle = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             for model in models { model.scheduler.waitUntilIdle() }
@@ -105,12 +142,23 @@ public final class DaemonServer: Sendable {
         }
         for model in models { model.scheduler.stop(drain: false) }
 
-        // An empty write completes after every write queued before it: then close.
+        // An empty write completes after every write queued before it: then close. A client
+        // that does not read never lets it complete: its connection is closed at the deadline.
         let open = connections.withLock { Array($0.values) }
+        let closed = DispatchGroup()
         for channel in open {
+            closed.enter()
+            channel.closeFuture.whenComplete { _ in closed.leave() }
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
         }
-        for channel in open { try? channel.closeFuture.wait() }
+        let flushDeadline = max(deadline, ContinuousClock.now + flushGrace)
+        let flushWait = DispatchTime.now() + .nanoseconds(Int((flushDeadline - ContinuousClock.now).nanoseconds))
+        if closed.wait(timeout: flushWait) == .timedOut {
+            let stuck = open.filter { $0.isActive }
+            logger.warning("closing \(stuck.count) connections whose clients do not read their replies")
+            for channel in stuck { channel.close(promise: nil) }
+            closed.wait()
+        }
         try? group.syncShutdownGracefully()
         logger.info("stopped")
         let waiting = stopWaiters.withLock { state in

@@ -20,6 +20,12 @@ struct GeneratePlan: Sendable {
     let decoding: DecodingDecision
     let stream: Bool
 
+    /// Most stop strings one request may give; more is INVALID_ARGUMENT. Every generated
+    /// token's text is checked against each of them, so the list costs per token.
+    static let maxStopStrings = 16
+    /// Longest stop string, in UTF-8 bytes.
+    static let maxStopStringBytes = 256
+
     /// Limits that come from the daemon's configuration.
     struct Limits: Sendable {
         var defaultMaxTokens: Int
@@ -29,6 +35,13 @@ struct GeneratePlan: Sendable {
     init(_ request: Eagle_V1_Generate, model: ServedModel, limits: Limits, factory: any GeneratorFactory) throws(ServiceError) {
         self.model = model
         stream = request.stream
+        // Checked first: a huge list must be refused before anything else looks at it.
+        guard request.stop.count <= Self.maxStopStrings else {
+            throw .invalidArgument("\(request.stop.count) stop strings; at most \(Self.maxStopStrings) are allowed")
+        }
+        if let long = request.stop.first(where: { $0.utf8.count > Self.maxStopStringBytes }) {
+            throw .invalidArgument("a stop string of \(long.utf8.count) bytes; at most \(Self.maxStopStringBytes) bytes are allowed")
+        }
 
         switch request.prompt {
         case nil:
@@ -86,21 +99,25 @@ struct GeneratePlan: Sendable {
         }
     }
 
-    /// The prompt as token ids (tokenizing text and rendering chats), on the worker thread.
-    func promptTokens() throws(ServiceError) -> [TokenID] {
-        let tokens: [TokenID]
+    /// The prompt as token ids (tokenizing text and rendering chats), on the worker thread;
+    /// nil when `isCancelled` turned true while a long prompt was being tokenized.
+    func promptTokens(isCancelled: () -> Bool = { false }) throws(ServiceError) -> [TokenID]? {
+        let encoded: [TokenID]?
         switch prompt {
         case .tokens(let ids):
             return ids
         case .text(let text):
-            tokens = try model.requireTokenizer().encode(text, addSpecialTokens: true)
+            encoded = try model.requireTokenizer().encode(text, addSpecialTokens: true, isCancelled: isCancelled)
         case .chat(let turns):
             // The rendered template carries its own BOS where the model wants one.
             let tokenizer = try model.requireTokenizer()
-            do { tokens = try tokenizer.encodeChat(turns) } catch {
+            let rendered: String
+            do { rendered = try tokenizer.applyChatTemplate(turns) } catch {
                 throw .invalidArgument("cannot render the chat prompt: \(error)")
             }
+            encoded = tokenizer.encode(rendered, addSpecialTokens: false, isCancelled: isCancelled)
         }
+        guard let tokens = encoded else { return nil }
         guard !tokens.isEmpty else { throw .invalidArgument("the prompt encodes to no tokens") }
         try Self.checkLength(tokens.count, model: model)
         return tokens

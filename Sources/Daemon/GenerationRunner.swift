@@ -21,16 +21,22 @@ struct GenerationRunner: Sendable {
             return
         }
         do {
-            let prompt = try plan.promptTokens()
+            let isCancelled = { ticket.isCancelled }
+            guard let prompt = try plan.promptTokens(isCancelled: isCancelled) else {
+                sink.send(.status(id: id, .cancelled, "request \(id) was cancelled while its prompt was tokenized"))
+                return
+            }
             let generator = factory.makeGenerator(plan.decoding.choice, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
+                // A client that does not read holds its stream here instead of in our buffers.
+                sink.waitUntilWritable(isCancelled: isCancelled)
                 var response = Eagle_V1_Response()
                 response.id = id
                 response.chunk = chunk
                 sink.send(response)
             }
-            let result = try generator.generate(prompt: prompt, params: plan.params) { event in
+            let result = try generator.generate(prompt: prompt, params: plan.params, isCancelled: isCancelled) { event in
                 if ticket.isCancelled { return .cancel }
                 if plan.stream, let chunk = chunks.add(event) { sendChunk(chunk) }
                 return .proceed

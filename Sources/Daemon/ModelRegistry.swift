@@ -12,6 +12,8 @@ public final class ModelRegistry: Sendable {
         var models: [String: ServedModel] = [:]
         var order: [String] = []
         var loading: Set<String> = []
+        /// Unloaded models whose queued or running requests have not finished yet.
+        var retiring: [ObjectIdentifier: ServedModel] = [:]
     }
 
     private let state = Mutex(State())
@@ -20,6 +22,7 @@ public final class ModelRegistry: Sendable {
     private let modelRoot: String?
     private let defaultWorkers: Int
     private let defaultQueueLimit: Int
+    private let queuedPerConnection: Int
 
     public init(config: DaemonConfig, loader: any ModelLoading = CheckpointLoader()) {
         self.loader = loader
@@ -27,6 +30,7 @@ public final class ModelRegistry: Sendable {
         modelRoot = config.modelRoot
         defaultWorkers = config.workers
         defaultQueueLimit = config.queueLimit
+        queuedPerConnection = config.connections.maxQueuedPerConnection
     }
 
     /// All served models in load order.
@@ -35,6 +39,12 @@ public final class ModelRegistry: Sendable {
     }
 
     public var count: Int { state.withLock { $0.models.count } }
+
+    /// Every model a drain must wait for: those served, and those unloaded whose requests
+    /// are still running or queued.
+    public var draining: [ServedModel] {
+        state.withLock { s in s.order.compactMap { s.models[$0] } + Array(s.retiring.values) }
+    }
 
     /// The model called `name`, or the default model for an empty name.
     public func model(named name: String) throws(ServiceError) -> ServedModel {
@@ -76,7 +86,8 @@ public final class ModelRegistry: Sendable {
         }
         let served = ServedModel(
             name: spec.name, targetDirectory: spec.target, draftDirectory: spec.draft, weights: loaded,
-            workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit)
+            workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit,
+            queuedPerConnection: queuedPerConnection)
         state.withLock { s in
             s.loading.remove(spec.name)
             s.models[spec.name] = served
@@ -94,7 +105,14 @@ public final class ModelRegistry: Sendable {
             return model
         }
         guard let removed else { throw .notFound("model '\(name)' is not loaded") }
+        // Kept (for a drain to wait on) until its last request ends, then let go.
+        let key = ObjectIdentifier(removed)
+        state.withLock { $0.retiring[key] = removed }
         removed.scheduler.stop(drain: true)
+        Thread.detachNewThread { [self] in
+            removed.scheduler.waitUntilIdle()
+            state.withLock { _ = $0.retiring.removeValue(forKey: key) }
+        }
         return removed
     }
 

@@ -6,4 +6,12 @@ public protocol ResponseSink: Sendable {
     var connectionID: UInt64 { get }
     /// Sends one response; safe from any thread. Responses from one thread keep their order.
     func send(_ response: Eagle_V1_Response)
+    /// Blocks a worker while the connection cannot take more output (its client is not
+    /// reading), until it can or `isCancelled` turns true. Streams call it before each chunk.
+    func waitUntilWritable(isCancelled: () -> Bool)
+}
+
+extension ResponseSink {
+    /// Sinks that never push back (in-process tests) do not wait.
+    public func waitUntilWritable(isCancelled: () -> Bool) {}
 }

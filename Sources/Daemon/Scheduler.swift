@@ -23,11 +23,14 @@ public final class ScheduledJob: Sendable {
 /// `workers` generations run at once, each on its own thread (generation is synchronous
 /// and CPU-bound, so it never runs on an event loop). Waiting jobs are served round-robin
 /// across connections, so one client with many requests cannot starve the others. At most
-/// `queueLimit` jobs wait; beyond that `submit` fails with RESOURCE_EXHAUSTED.
+/// `queueLimit` jobs wait, and at most `queuedPerConnection` of them from one connection;
+/// beyond that `submit` fails with RESOURCE_EXHAUSTED.
 public final class ModelScheduler: Sendable {
     public let name: String
     public let workerCount: Int
     public let queueLimit: Int
+    /// Of `queueLimit`, the waiting jobs one connection may hold.
+    public let queuedPerConnection: Int
 
     private struct State {
         /// Waiting jobs per connection, and the connections in service order.
@@ -43,10 +46,11 @@ public final class ModelScheduler: Sendable {
     private let condition = NSCondition()
     private let idle = NSCondition()
 
-    public init(name: String, workers: Int, queueLimit: Int) {
+    public init(name: String, workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil) {
         self.name = name
         self.workerCount = max(1, workers)
         self.queueLimit = max(0, queueLimit)
+        self.queuedPerConnection = max(0, min(queuedPerConnection ?? queueLimit, queueLimit))
         state = Mutex(State(liveWorkers: max(1, workers)))
         for index in 0..<workerCount {
             let thread = Thread { [self] in workerLoop() }
@@ -68,6 +72,12 @@ public final class ModelScheduler: Sendable {
                 // Free workers take jobs at once; only jobs beyond them wait in the queue.
                 if s.active + s.queued >= workerCount + queueLimit {
                     return ServiceError(.resourceExhausted, "model '\(name)' has \(s.queued) requests queued (limit \(queueLimit)); retry later")
+                }
+                // Jobs that idle workers are about to take do not count against the share
+                // (a worker may not have picked up the previous job yet).
+                let waiting = s.queues[job.owner]?.count ?? 0
+                if waiting >= queuedPerConnection + max(0, workerCount - s.active) {
+                    return ServiceError(.resourceExhausted, "this connection has \(waiting) requests queued on model '\(name)' (limit \(queuedPerConnection) per connection); retry later")
                 }
                 if s.queues[job.owner, default: []].isEmpty { s.order.append(job.owner) }
                 s.queues[job.owner, default: []].append(job)

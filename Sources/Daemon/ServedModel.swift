@@ -22,7 +22,7 @@ public final class ServedModel: Sendable {
     public let treePolicy: TreePolicy?
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
-                workers: Int, queueLimit: Int) {
+                workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil) {
         self.name = name
         self.targetDirectory = targetDirectory
         self.draftDirectory = draftDirectory
@@ -30,7 +30,8 @@ public final class ServedModel: Sendable {
         tokenizer = weights.tokenizer
         head = weights.head
         treePolicy = weights.treePolicy
-        scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
+        scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit,
+                                   queuedPerConnection: queuedPerConnection ?? queueLimit)
     }
 
     public var vocabularySize: Int { model.config.vocabSize }

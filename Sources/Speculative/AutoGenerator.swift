@@ -22,7 +22,8 @@ public struct AutoGenerator: TokenGenerator {
     }
 
     public func generate(
-        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+        prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
+        onEvent: (GenerationEvent) -> GenerationControl
     ) throws -> GenerationResult {
         let sampled = !params.sampling.isGreedy
         let choice = policy.choose(sampled: sampled)
@@ -35,7 +36,7 @@ public struct AutoGenerator: TokenGenerator {
         } else {
             generator = PlainGenerator(model: model, tokenizer: tokenizer, maxBatch: maxBatch)
         }
-        let result = try generator.generate(prompt: prompt, params: params, onEvent: onEvent)
+        let result = try generator.generate(prompt: prompt, params: params, isCancelled: isCancelled, onEvent: onEvent)
         if result.stopReason != .cancelled {
             policy.recordRequest(tree: choice.tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled)
         }

@@ -33,7 +33,8 @@ public struct SpeculativeGenerator: TokenGenerator {
     }
 
     public func generate(
-        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+        prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
+        onEvent: (GenerationEvent) -> GenerationControl
     ) throws -> GenerationResult {
         try params.validate()
         try tree.validate(maxVerified: maxBatch)
@@ -55,16 +56,22 @@ public struct SpeculativeGenerator: TokenGenerator {
         // the prompt already holds. The last pair needs the first sampled token.
         let width = head.featureWidth
         let lastPromptFeature = FloatBuffer(count: width)
-        let prefilled = try target.prefill(prompt) { range, out in
-            let pairs = range.lowerBound..<min(range.upperBound, prompt.count - 1)
-            if !pairs.isEmpty {
-                try prompt[(pairs.lowerBound + 1)...pairs.upperBound].withUnsafeBufferPointer { tokens in
-                    try draft.forward(tokens: tokens, feature: { head.feature(out, token: $0).baseAddress! }, withLogits: false)
+        let prefilled: ForwardOutput
+        do {
+            prefilled = try target.prefill(prompt) { range, out in
+                let pairs = range.lowerBound..<min(range.upperBound, prompt.count - 1)
+                if !pairs.isEmpty {
+                    try prompt[(pairs.lowerBound + 1)...pairs.upperBound].withUnsafeBufferPointer { tokens in
+                        try draft.forward(tokens: tokens, feature: { head.feature(out, token: $0).baseAddress! }, withLogits: false)
+                    }
                 }
+                if range.upperBound == prompt.count {
+                    lastPromptFeature.pointer.update(from: head.feature(out, token: out.count - 1).baseAddress!, count: width)
+                }
+                if isCancelled() { throw PrefillCancelled() }
             }
-            if range.upperBound == prompt.count {
-                lastPromptFeature.pointer.update(from: head.feature(out, token: out.count - 1).baseAddress!, count: width)
-            }
+        } catch is PrefillCancelled {
+            return .cancelledInPrefill(promptTokenCount: prompt.count, prefillSeconds: (clock.now - start).seconds)
         }
         var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1), position: prompt.count)
         try [root].withUnsafeBufferPointer { t in

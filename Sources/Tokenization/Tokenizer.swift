@@ -192,7 +192,14 @@ public final class Tokenizer: Sendable {
 
     /// Token ids for `text`; with `addSpecialTokens` the post-processor's tokens (BOS) are added.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [TokenID] {
+        encode(text, addSpecialTokens: addSpecialTokens, isCancelled: { false }) ?? []
+    }
+
+    /// `encode`, polling `isCancelled` every few hundred pre-tokenized pieces (a long prompt
+    /// takes seconds); nil once it is true. The ids are those of `encode`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true, isCancelled: () -> Bool) -> [TokenID]? {
         var ids: [TokenID] = []
+        var piecesSinceCheck = 0
         ids.reserveCapacity(text.utf8.count / 3 + 4)
         var outer: [AddedSplit] = []
         rawMatcher.split(TextPiece(scalars: text.scalarValues, atStart: true), into: &outer)
@@ -218,7 +225,14 @@ public final class Tokenizer: Sendable {
                         for p in pieces { step.apply(p, into: &next) }
                         swap(&pieces, &next)
                     }
-                    for p in pieces { model.tokenize(p.scalars, into: &ids) }
+                    for p in pieces {
+                        piecesSinceCheck += 1
+                        if piecesSinceCheck >= 256 {
+                            if isCancelled() { return nil }
+                            piecesSinceCheck = 0
+                        }
+                        model.tokenize(p.scalars, into: &ids)
+                    }
                 }
             }
         }

@@ -8,6 +8,25 @@ extension Eagle_V1_Response {
         return response
     }
 
+    /// The name of the response's kind as written in `eagle.proto`, for logs and errors.
+    public var kindName: String {
+        switch kind {
+        case .status: return "status"
+        case .hello: return "hello"
+        case .models: return "models"
+        case .loaded: return "loaded"
+        case .unloaded: return "unloaded"
+        case .chunk: return "chunk"
+        case .generate: return "generate"
+        case .tokenize: return "tokenize"
+        case .detokenize: return "detokenize"
+        case .cancelled: return "cancelled"
+        case .stats: return "stats"
+        case .health: return "health"
+        case nil: return "unknown"
+        }
+    }
+
     /// Whether this response ends its request (everything but a stream chunk).
     public var isTerminal: Bool {
         if case .chunk = kind { return false }

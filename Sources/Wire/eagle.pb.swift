@@ -441,7 +441,7 @@ public nonisolated struct Eagle_V1_Sampling: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// 0 = greedy
+  /// below 1e-5 (0 included) = greedy
   public var temperature: Float = 0
 
   /// 0 = off
@@ -541,6 +541,7 @@ public nonisolated struct Eagle_V1_Generate: Sendable {
   /// Clears the value of `sampling`. Subsequent reads from it will return its default value.
   public mutating func clearSampling() {self._sampling = nil}
 
+  /// at most 16, each at most 256 UTF-8 bytes; more = INVALID_ARGUMENT
   public var stop: [String] = []
 
   public var speculative: Eagle_V1_SpeculativeOptions {

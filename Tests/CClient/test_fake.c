@@ -413,6 +413,53 @@ static void test_status_mapping(void) {
     eagle_client_free(c);
 }
 
+/* Strings that are not UTF-8 never leave the library: EAGLE_E_INVALID_ARGUMENT naming the
+ * field, and the handle goes on (the daemon would refuse them too). */
+static void test_invalid_utf8(void) {
+    eagle_client *c = connect_ok();
+    eagle_generate_result *sentinel = (eagle_generate_result *)0x1, *r = sentinel;
+    const char *bad[] = {
+        "caf\xe9",              /* Latin-1 é */
+        "\xe6\xbc",             /* truncated 3-byte sequence */
+        "\xc0\xaf",             /* overlong '/' */
+        "\xed\xa0\x80",         /* UTF-16 surrogate */
+        "\xf4\x90\x80\x80",     /* above U+10FFFF */
+        "\x80" "abc",           /* stray continuation byte */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        eagle_generate_params p = text_params(bad[i], 4);
+        CHECK_RC(eagle_generate(c, &p, &r), EAGLE_E_INVALID_ARGUMENT);
+        CHECK(r == sentinel);
+        CHECK(strstr(eagle_last_error(), "'text'") != NULL);
+    }
+    eagle_generate_params p = text_params("fine", 4);
+    const char *stops[] = {"ok", "caf\xe9"};
+    p.stop = stops;
+    p.n_stop = 2;
+    CHECK_RC(eagle_generate(c, &p, &r), EAGLE_E_INVALID_ARGUMENT);
+    CHECK(strstr(eagle_last_error(), "'stop'") != NULL);
+    eagle_chat_message chat[] = {{"user", "ok"}, {"user", "na\xefve"}};
+    p = eagle_generate_default_params();
+    p.chat = chat;
+    p.n_chat = 2;
+    CHECK_RC(eagle_generate(c, &p, &r), EAGLE_E_INVALID_ARGUMENT);
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    CHECK_RC(eagle_tokenize(c, NULL, "caf\xe9", 1, &ids, &n), EAGLE_E_INVALID_ARGUMENT);
+    CHECK_RC(eagle_tokenize(c, "m\xff", "ok", 1, &ids, &n), EAGLE_E_INVALID_ARGUMENT);
+    /* Valid multibyte text passes, and the same handle still serves. */
+    p = text_params("\xe6\xbc\xa2 caf\xc3\xa9 \xf0\x9f\x98\x80", 3);
+    CHECK_RC(eagle_generate(c, &p, &r), 0);
+    eagle_generate_result_free(r);
+    eagle_health h = {0, 0, 1};
+    CHECK_RC(eagle_client_health(c, &h), 0);
+    eagle_client_free(c);
+    /* The hello's client name too. */
+    eagle_client *other = NULL;
+    CHECK_RC(eagle_client_connect(NULL, "caf\xe9", &other), EAGLE_E_INVALID_ARGUMENT);
+    CHECK(other == NULL);
+}
+
 static void test_bad_input(void) {
     eagle_client *c = connect_ok();
     eagle_generate_result *sentinel = (eagle_generate_result *)0x1, *r = sentinel;
@@ -643,6 +690,7 @@ int main(void) {
     TEST(test_interleaved_streams);
     TEST(test_status_mapping);
     TEST(test_bad_input);
+    TEST(test_invalid_utf8);
     TEST(test_request_too_large);
     TEST(test_connection_faults);
     TEST(test_waiters_see_death);

@@ -31,4 +31,14 @@ import Inference
         #expect(c.add(event([], "held back"), now: t0) == nil)
         #expect(c.flush()?.text == "held back")
     }
+
+    @Test func aFullChunkGoesOutBeforeTheInterval() {
+        var c = ChunkCoalescer(interval: .seconds(10), maxBytes: 100)
+        let t0 = ContinuousClock.now
+        _ = c.add(event([1], "x"), now: t0)
+        #expect(c.add(event([2], String(repeating: "a", count: 50)), now: t0) == nil)
+        let full = c.add(event([3], String(repeating: "b", count: 50)), now: t0)
+        #expect(full?.ids == [2, 3] && full?.text.utf8.count == 100)
+        #expect(c.add(event([4], "c"), now: t0) == nil)
+    }
 }

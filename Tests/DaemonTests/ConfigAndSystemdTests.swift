@@ -27,6 +27,26 @@ struct ConfigTests {
         #expect(config.modelRoot == "/var/lib/eagled/models")
         #expect(!config.models.isEmpty)
         #expect(try config.parsedSocketMode() == 0o660)
+        #expect(config.connections == ConnectionLimits())
+        // The unit's descriptor limit leaves room for every connection the config allows.
+        let unit = try String(contentsOf: repositoryRoot.appendingPathComponent("Systemd/eagled.service"), encoding: .utf8)
+        let limit = unit.split(separator: "\n").first { $0.hasPrefix("LimitNOFILE=") }.flatMap { Int($0.dropFirst("LimitNOFILE=".count)) }
+        #expect((limit ?? 0) >= config.connections.maxConnections + 64)
+    }
+
+    @Test func connectionLimitsAreReadAndChecked() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("eagled-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(#"{"connections": {"max_connections": 3, "idle_timeout_seconds": 0}}"#.utf8).write(to: file)
+        let config = try DaemonConfig.load(path: file.path)
+        #expect(config.connections.maxConnections == 3 && config.connections.idleTimeoutSeconds == 0)
+        #expect(config.connections.helloTimeoutSeconds == ConnectionLimits().helloTimeoutSeconds)
+        try config.validate()
+        for bad in [#"{"max_connections": 0}"#, #"{"hello_timeout_seconds": 0}"#, #"{"write_buffer_high_water_bytes": 10}"#,
+                    #"{"unwritable_timeout_seconds": -1}"#, #"{"max_requests_per_connection": 0}"#] {
+            try Data(#"{"connections": "#.utf8 + Data(bad.utf8) + Data("}".utf8)).write(to: file)
+            #expect(throws: ConfigError.self, "\(bad)") { try DaemonConfig.load(path: file.path).validate() }
+        }
     }
 
     @Test func absentKeysKeepDefaultsAndBadValuesAreNamed() throws {
@@ -75,16 +95,9 @@ struct ConfigTests {
 struct SystemdGlueTests {
     @Test func notifierSendsDatagramsToNotifySocket() throws {
         let path = temporarySocketPath()
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        #expect(fd >= 0)
+        let fd = boundDatagramSocket(path: path)
+        try #require(fd >= 0)
         defer { close(fd); unlink(path) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"])
         #expect(notifier.watchdogPingInterval == .seconds(1))
         #expect(notifier.notify("READY=1\nSTATUS=serving"))

@@ -126,8 +126,9 @@ struct SlowGenerator: TokenGenerator {
     let inner: PlainGenerator
     let delay: Double
 
-    func generate(prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl) throws -> GenerationResult {
-        try inner.generate(prompt: prompt, params: params) { event in
+    func generate(prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
+                  onEvent: (GenerationEvent) -> GenerationControl) throws -> GenerationResult {
+        try inner.generate(prompt: prompt, params: params, isCancelled: isCancelled) { event in
             Thread.sleep(forTimeInterval: delay)
             return onEvent(event)
         }

@@ -207,3 +207,19 @@ import Testing
         #expect(results.allSatisfy { $0 == expected })
     }
 }
+
+@Suite("Cancellable encoding")
+struct CancellableEncodingTests {
+    @Test func encodingStopsWhenCancelledAndOtherwiseMatchesEncode() throws {
+        let tokenizer = try Fixtures.tokenizer("llama3-bpe")
+        let text = String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 400)
+        var checks = 0
+        #expect(tokenizer.encode(text, isCancelled: { checks += 1; return true }) == nil)
+        #expect(checks == 1)
+        checks = 0
+        let ids = tokenizer.encode(text, isCancelled: { checks += 1; return false })
+        #expect(ids == tokenizer.encode(text))
+        // Polled while encoding, not only before or after: 400 × 10 pieces, every 256.
+        #expect(checks >= 10)
+    }
+}

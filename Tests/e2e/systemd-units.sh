@@ -20,5 +20,6 @@ check "exposure score is reported" test -n "$SCORE"
 check "exposure score ≤ 2.0" awk -v s="${SCORE:-99}" 'BEGIN { exit !(s <= 2.0) }'
 check "socket mode 0660" grep -q '^SocketMode=0660' "$ROOT/Systemd/eagled.socket"
 check "service has no RuntimeDirectory (it would delete the socket on stop)" bash -c "! grep -q '^RuntimeDirectory=' '$ROOT/Systemd/eagled.service'"
+check "service raises LimitNOFILE above the default 1024" bash -c "grep -Eq '^LimitNOFILE=([0-9]{5,}|infinity)' '$ROOT/Systemd/eagled.service'"
 check "example config passes eagled --check-config" "$EAGLED" --config "$ROOT/Systemd/eagled.json" --check-config
 summary

@@ -102,7 +102,32 @@ public struct GenerationResult: Sendable {
 /// decoding offer the same interface, so callers cannot tell them apart but by speed.
 public protocol TokenGenerator {
     /// Generates a continuation of `prompt`, calling `onEvent` as tokens become final.
+    /// `isCancelled` is polled between prefill chunks (a long prompt can take seconds before
+    /// the first event); once it is true the result is `.cancelled` with no tokens.
     func generate(
-        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+        prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
+        onEvent: (GenerationEvent) -> GenerationControl
     ) throws -> GenerationResult
+}
+
+extension TokenGenerator {
+    /// Generates without a cancellation check during prefill.
+    public func generate(
+        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+    ) throws -> GenerationResult {
+        try generate(prompt: prompt, params: params, isCancelled: { false }, onEvent: onEvent)
+    }
+}
+
+/// Thrown from a prefill chunk callback to stop a prefill whose request was cancelled.
+public struct PrefillCancelled: Error, Sendable {
+    public init() {}
+}
+
+extension GenerationResult {
+    /// The result of a request cancelled before it produced a token.
+    public static func cancelledInPrefill(promptTokenCount: Int, prefillSeconds: Double) -> GenerationResult {
+        GenerationResult(tokens: [], text: "", stopReason: .cancelled, promptTokenCount: promptTokenCount, steps: 0,
+                         prefillSeconds: prefillSeconds, decodeSeconds: 0)
+    }
 }

@@ -17,7 +17,8 @@ public struct PlainGenerator: TokenGenerator {
     }
 
     public func generate(
-        prompt: [TokenID], params: GenerationParams, onEvent: (GenerationEvent) -> GenerationControl
+        prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
+        onEvent: (GenerationEvent) -> GenerationControl
     ) throws -> GenerationResult {
         try params.validate()
         let session = model.makeSession(maxBatch: maxBatch)
@@ -28,7 +29,14 @@ public struct PlainGenerator: TokenGenerator {
         var output = OutputAccumulator(params: params, tokenizer: tokenizer, defaultStopTokens: model.config.eosTokenIDs)
         let clock = ContinuousClock()
         let start = clock.now
-        let prefilled = try session.prefill(prompt)
+        // Chunks of `maxBatch` rows; the kernels are batch-invariant, so the chunking (and a
+        // cancellation check between chunks) leaves the logits unchanged.
+        let prefilled: ForwardOutput
+        do {
+            prefilled = try session.prefill(prompt) { _, _ in if isCancelled() { throw PrefillCancelled() } }
+        } catch is PrefillCancelled {
+            return .cancelledInPrefill(promptTokenCount: prompt.count, prefillSeconds: (clock.now - start).seconds)
+        }
         var logits = prefilled.logits(forToken: prefilled.count - 1)
         let prefillDone = clock.now
         var forwardSeconds = (prefillDone - start).seconds

@@ -1,7 +1,7 @@
 /// How the next token is chosen from the target's logits.
 ///
-/// Applied in transformers' order: temperature, then top-k, then top-p. Temperature 0
-/// (or top-k 1) is greedy decoding.
+/// Applied in transformers' order: temperature, then top-k, then top-p. A temperature below
+/// `greedyTemperature` (1e-5, so 0 too) or top-k 1 is greedy decoding.
 public struct SamplingParams: Sendable, Equatable {
     public var temperature: Float
     /// Keep the k most likely tokens (ties at the k-th value kept too); 0 = off.
@@ -19,7 +19,12 @@ public struct SamplingParams: Sendable, Equatable {
 
     public static let greedy = SamplingParams()
 
-    public var isGreedy: Bool { temperature == 0 || topK == 1 }
+    /// Temperatures below this are greedy. Dividing logits by a tinier temperature
+    /// overflows Float (1e-39 is subnormal: logits / T are ±inf, exp gives NaN and every
+    /// token came out 0), and long before that the distribution is one-hot anyway.
+    public static let greedyTemperature: Float = 1e-5
+
+    public var isGreedy: Bool { temperature < Self.greedyTemperature || topK == 1 }
 
     /// Rejects values no sampler could honour.
     public func validate() throws(InferenceError) {
