@@ -43,7 +43,7 @@ extern "C" {
 /* ---- version ------------------------------------------------------------------ */
 
 #define EAGLE_VERSION_MAJOR 0
-#define EAGLE_VERSION_MINOR 2
+#define EAGLE_VERSION_MINOR 3
 #define EAGLE_VERSION_PATCH 0
 /* Comparable as an integer: MAJOR * 10000 + MINOR * 100 + PATCH. */
 #define EAGLE_VERSION_NUMBER \
@@ -256,10 +256,13 @@ typedef struct eagle_generate_params {
     size_t n_stop;
     int ignore_eos;
 
-    int eagle;                       /* non-zero: EAGLE speculative decoding */
-    uint32_t tree_depth;             /* 0 = the daemon's CPU default (one daemon-wide constant) */
-    uint32_t tree_top_k;             /* 0 = the daemon's CPU default */
-    uint32_t total_tokens;           /* tokens verified per step, root included; 0 = the CPU default */
+    int eagle;                       /* non-zero: EAGLE speculative decoding. With tree_depth,
+                                      * tree_top_k and total_tokens all 0 and static_tree 0 the
+                                      * daemon chooses the tree — or plain decoding — it expects
+                                      * to be fastest (the result's decoding says which) */
+    uint32_t tree_depth;             /* 0 = the CPU default's (when another tree field is set) */
+    uint32_t tree_top_k;             /* 0 = the CPU default's */
+    uint32_t total_tokens;           /* tokens verified per step, root included; 0 = the CPU default's */
     int static_tree;                 /* non-zero: EAGLE-1 static tree */
 } eagle_generate_params;
 
@@ -279,6 +282,10 @@ typedef struct eagle_generate_result {
     double decode_seconds;
     double queue_seconds;
     uint64_t seed;             /* the seed actually used */
+    /* Since 0.3 (appended: the library allocates results, so older callers are unaffected). */
+    char *decoding;            /* "plain", or the tree used ("dynamic depth=2 top_k=1 total=3") */
+    char *decoding_reason;     /* "requested", or why the daemon's automatic choice made it */
+    double expected_accepted;  /* tokens per step the automatic choice expected (0 otherwise) */
 } eagle_generate_result;
 
 /* Frees a result and everything it points to. Accepts NULL. */

@@ -28,6 +28,8 @@ EAGLE_API void eagle_generate_result_free(eagle_generate_result *result) {
     if (result == NULL) return;
     free(result->text);
     free(result->ids);
+    free(result->decoding);
+    free(result->decoding_reason);
     free(result);
 }
 
@@ -126,7 +128,9 @@ static eagle_generate_result *result_from_wire(const Eagle__V1__GenerateResult *
     size_t len = strlen(g->text);
     r->text = malloc(len + 1);
     r->ids = malloc(g->n_ids > 0 ? g->n_ids * sizeof *r->ids : 1);
-    if (r->text == NULL || r->ids == NULL) {
+    r->decoding = ec_strdup(g->decoding);
+    r->decoding_reason = ec_strdup(g->decoding_reason);
+    if (r->text == NULL || r->ids == NULL || r->decoding == NULL || r->decoding_reason == NULL) {
         eagle_generate_result_free(r);
         return NULL;
     }
@@ -142,6 +146,7 @@ static eagle_generate_result *result_from_wire(const Eagle__V1__GenerateResult *
     r->decode_seconds = g->decode_seconds;
     r->queue_seconds = g->queue_seconds;
     r->seed = g->seed;
+    r->expected_accepted = g->expected_accepted;
     return r;
 }
 

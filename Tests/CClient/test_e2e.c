@@ -390,6 +390,9 @@ static void test_eagle_is_lossless(void) {
         CHECK_RC(eagle_generate(c, &p, &fast), 0);
         CHECK(plain != NULL && fast != NULL && strcmp(plain->text, fast->text) == 0);
         CHECK(fast != NULL && fast->mean_accepted >= 1.0);
+        /* What ran and why: plain was requested; EAGLE with no tree fields is the daemon's choice. */
+        CHECK(plain != NULL && strcmp(plain->decoding, "plain") == 0 && strcmp(plain->decoding_reason, "requested") == 0);
+        CHECK(fast != NULL && strncmp(fast->decoding_reason, "automatic: ", 11) == 0 && fast->decoding[0] != '\0');
         eagle_generate_result_free(plain);
         eagle_generate_result_free(fast);
     }

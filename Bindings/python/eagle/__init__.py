@@ -41,7 +41,7 @@ from .errors import (
 )
 from .types import Chunk, GenerateResult, GenerateStats, Health, ModelInfo, ModelMemory, ModelStats, Stats, StopReason
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def library_version() -> str:

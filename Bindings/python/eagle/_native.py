@@ -15,7 +15,7 @@ from typing import List, Optional
 
 #: The library version this binding is written against: this major, at least this minor.
 ABI_MAJOR = 0
-ABI_MINOR = 2
+ABI_MINOR = 3
 
 c_char_p = ctypes.c_char_p
 c_int = ctypes.c_int
@@ -111,6 +111,9 @@ class GenerateResult(ctypes.Structure):
         ("decode_seconds", c_double),
         ("queue_seconds", c_double),
         ("seed", c_uint64),
+        ("decoding", POINTER(ctypes.c_char)),
+        ("decoding_reason", POINTER(ctypes.c_char)),
+        ("expected_accepted", c_double),
     ]
 
 

@@ -99,6 +99,9 @@ def _result(r: N.GenerateResult) -> GenerateResult:
             decode_seconds=r.decode_seconds,
             queue_seconds=r.queue_seconds,
             seed=r.seed,
+            decoding=ctypes.string_at(r.decoding).decode() if r.decoding else "",
+            decoding_reason=ctypes.string_at(r.decoding_reason).decode() if r.decoding_reason else "",
+            expected_accepted=r.expected_accepted,
         ),
     )
 

@@ -30,6 +30,9 @@ class GenerateStats:
     decode_seconds: float
     queue_seconds: float
     seed: int  #: the seed actually used
+    decoding: str = ""  #: "plain", or the tree used ("dynamic depth=2 top_k=1 total=3")
+    decoding_reason: str = ""  #: "requested", or why the daemon's automatic choice made it
+    expected_accepted: float = 0.0  #: tokens per step the automatic choice expected (0 otherwise)
 
     @property
     def tokens_per_second(self) -> float:

@@ -278,6 +278,6 @@ def test_library_override() -> None:
     lib = os.environ["EAGLE_LIBRARY"]
     ok = _run_python("import eagle; print(eagle.library_path()); print(eagle.library_version())", {"EAGLE_LIBRARY": lib})
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.split() == [lib, "0.2.0"]
+    assert ok.stdout.split() == [lib, "0.3.0"]
     bad = _run_python("import eagle; eagle.Client('/nonexistent.sock')", {"EAGLE_LIBRARY": "/nonexistent/libeagle.so"})
     assert bad.returncode != 0 and "EAGLE_LIBRARY" in bad.stderr and "cannot load libeagle.so" in bad.stderr

@@ -218,6 +218,9 @@ def test_eagle_is_lossless_or_refused(client: eagle.Client, model: eagle.ModelIn
         fast = client.generate(**kw, eagle=True)
         assert fast.text == plain.text and fast.ids == plain.ids
         assert fast.stats.mean_accepted >= 1
+        # What ran and why: plain was requested; EAGLE with no tree fields is the daemon's choice.
+        assert (plain.stats.decoding, plain.stats.decoding_reason) == ("plain", "requested")
+        assert fast.stats.decoding and fast.stats.decoding_reason.startswith("automatic: ")
 
 
 def test_load_unload(client: eagle.Client, model: eagle.ModelInfo) -> None:
