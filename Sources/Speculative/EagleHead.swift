@@ -90,17 +90,15 @@ public final class EagleHead: @unchecked Sendable {
             layer = try LayerWeights(from: reader, prefix: "midlayer.", shape: shape, options: LayerOptions(eagle3: true), store: store)
             norm = try store.vector(reader, "norm.weight", count: d)
             lmHead = try store.matrix(reader, [("lm_head.weight", draftVocab)], columns: d)
-            // d2t read exactly (store.vector would round to bf16): target id = draft id + d2t.
-            var offsets = [Float](repeating: 0, count: draftVocab)
+            // d2t, exactly (int64): target id = draft id + d2t[draft id].
+            var offsets = [Int](repeating: 0, count: draftVocab)
             if reader.contains("d2t") {
-                try offsets.withUnsafeMutableBufferPointer { buffer throws(CheckpointError) in
-                    try reader.read("d2t", shape: [draftVocab], into: buffer.baseAddress!)
-                }
+                offsets = try reader.readIntegers("d2t", count: draftVocab)
             } else if draftVocab != t.vocabSize {
                 throw .missingTensor(name: "d2t", directory: directory.path)
             }
             draftToTarget = try offsets.enumerated().map { i, offset throws(CheckpointError) in
-                let id = i + Int(offset)
+                let id = i + offset
                 guard id >= 0, id < t.vocabSize else {
                     throw .headMismatch(directory: directory.path, detail: "d2t maps draft id \(i) to \(id), outside the target's vocabulary")
                 }

@@ -108,6 +108,12 @@ public final class CheckpointDirectory: Sendable {
         try files[i].read(name, shape: shape, into: destination)
     }
 
+    /// A 1-D integer tensor, exactly (see `TensorReader`).
+    public func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int] {
+        guard let i = location[name] else { throw .missingTensor(name: name, directory: directory.path) }
+        return try files[i].readIntegers(name, count: count)
+    }
+
     /// Tensor `name` in its shard's memory map when stored as `dtype` (see `TensorReader`).
     public func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer? {
         guard let i = location[name] else { throw .missingTensor(name: name, directory: directory.path) }

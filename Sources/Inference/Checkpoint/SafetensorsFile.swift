@@ -17,7 +17,7 @@ public enum TensorDType: String, Sendable {
     }
 
     /// Converts `count` little-endian elements at `source` to `Float`; false (nothing
-    /// written) for the types we do not read. Shared by every checkpoint format.
+    /// written) for the types we do not read as weights. Shared by every checkpoint format.
     func convertToFloat(from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
         switch self {
         case .f32:
@@ -32,15 +32,21 @@ public enum TensorDType: String, Sendable {
                 let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 destination[i] = Float(Float16(bitPattern: bits))
             }
-        // Integer tensors hold token ids and offsets (EAGLE-3's d2t): exact below 2^24.
-        case .i64:
-            for i in 0..<count { destination[i] = Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
-        case .i32:
-            for i in 0..<count { destination[i] = Float(Int32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
         default:
             return false
         }
         return true
+    }
+}
+
+extension TensorDType {
+    /// Element `i` of an integer tensor (token ids, EAGLE-3's d2t); nil for other types.
+    func integer(at source: UnsafeRawPointer, index i: Int) -> Int? {
+        switch self {
+        case .i64: return Int(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+        case .i32: return Int(Int32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+        default: return nil
+        }
     }
 }
 
@@ -147,6 +153,17 @@ public final class SafetensorsFile: Sendable {
             throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
         }
         file.release(offset: info.offset, count: info.byteCount)
+    }
+
+    /// A 1-D integer tensor (int64 or int32) of `count` elements, exactly.
+    public func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int] {
+        guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
+        guard info.shape == [count] else { throw .shapeMismatch(file: path, tensor: name, expected: [count], actual: info.shape) }
+        let source = file.base + info.offset
+        guard info.dtype.integer(at: source, index: 0) != nil || count == 0 else {
+            throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
+        }
+        return (0..<count).map { info.dtype.integer(at: source, index: $0)! }
     }
 
     /// The bytes of tensor `name` in the mapping when it is stored as `dtype` (aligned to its

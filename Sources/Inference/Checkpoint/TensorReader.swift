@@ -9,6 +9,9 @@ public protocol TensorReader {
     /// Where tensor `name` lies in a memory map, when it is stored as `dtype` with `shape`
     /// and suitably aligned: then it can be used in place. Nil when it must be converted.
     func storedInPlace(_ name: String, shape: [Int], dtype: TensorDType) throws(CheckpointError) -> UnsafeRawPointer?
+    /// A 1-D integer tensor (int64 or int32) of `count` elements, exactly: ids and offsets,
+    /// never weights (EAGLE-3's d2t).
+    func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int]
 }
 
 extension TensorReader {

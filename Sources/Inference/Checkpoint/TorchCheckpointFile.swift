@@ -114,6 +114,17 @@ public final class TorchCheckpointFile: Sendable {
 
     /// Converts a tensor to `Float` into `destination` (which holds `elementCount` floats),
     /// after checking its shape, then drops its pages from the resident set.
+    /// A 1-D integer tensor (int64 or int32) of `count` elements, exactly (contiguous storage).
+    public func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int] {
+        guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
+        guard info.shape == [count] else { throw .shapeMismatch(file: path, tensor: name, expected: [count], actual: info.shape) }
+        let source = file.base + info.offset
+        guard strides[name] == nil, info.dtype.integer(at: source, index: 0) != nil || count == 0 else {
+            throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
+        }
+        return (0..<count).map { info.dtype.integer(at: source, index: $0)! }
+    }
+
     public func read(_ name: String, expectedShape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
         guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
         guard info.shape == expectedShape else {
