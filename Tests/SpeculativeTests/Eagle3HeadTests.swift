@@ -133,3 +133,34 @@ import Tokenization
         #expect(throws: CheckpointError.self) { _ = try EagleHead(directory: scratch, target: model) }
     }
 }
+
+/// The EAGLE-3 head trained for the bundled 6-layer model (Tools/train_eagle3_head.py):
+/// under 7 layers the recorded layers are 2, N/2, N−3 clamped — 2, 3, 3, the repeated layer
+/// recorded twice — and decoding with it is lossless.
+@Suite struct BundledEagle3HeadTests {
+    @Test func shallowTargetRecordsARepeatedLayerTwice() throws {
+        let model = try LlamaModel(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd"))
+        let head = try EagleHead(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle3"), target: model)
+        #expect(head.kind == .eagle3 && head.captureLayers == [2, 3, 3] && head.draftVocabSize == 1024)
+        let out = try model.makeSession(maxBatch: 64, captureLayers: head.captureLayers).forward([0, 100, 200, 300], logits: .none)
+        let d = model.config.hiddenSize
+        for i in 0..<out.count {
+            let f = out.captured(forToken: i)
+            #expect(Array(f[d..<2 * d]) == Array(f[2 * d..<3 * d]), "token \(i): layer 3 recorded twice")
+            #expect(Array(f[0..<d]) != Array(f[d..<2 * d]))
+        }
+        let eagle = SpeculativeGenerator(model: model, head: head, tokenizer: nil, tree: .dynamic(depth: 4, topK: 2, totalTokens: 8))
+        let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/bench-prompts.json")))
+        let tokenizer = try Tokenizer.load(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd"))
+        var steps = 0, tokens = 0
+        for text in texts.prefix(6) {
+            let prompt = tokenizer.encode(text)
+            let params = GenerationParams(maxTokens: 48, ignoreEOS: true)
+            let result = try eagle.generate(prompt: prompt, params: params) { _ in .proceed }
+            #expect(result.tokens == (try plainTokens(model, prompt: prompt, params: params)))
+            steps += result.steps
+            tokens += result.tokens.count
+        }
+        #expect(Double(tokens) / Double(steps) > 1.2, "the trained head's drafts are accepted")
+    }
+}
