@@ -35,8 +35,10 @@ test-c:
 	$(MAKE) -C Sources/CEagleClient
 	EAGLE_E2E_REQUIRED=1 bash Tests/CClient/run.sh
 
+# The binding never searches the working directory for libeagle.so: point it at this build.
 test-python:
-	EAGLE_E2E_REQUIRED=1 python3 -m pytest -q Bindings/python/tests
+	$(MAKE) -C Sources/CEagleClient
+	EAGLE_LIBRARY=$(CURDIR)/.build-c/lib/libeagle.so EAGLE_E2E_REQUIRED=1 python3 -m pytest -q Bindings/python/tests
 
 test-e2e:
 	bash Tests/e2e/run-all.sh
