@@ -138,6 +138,11 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     public var maxFrameBytes: Int = 4 << 20
     /// How long SIGTERM waits for in-flight work before cancelling it.
     public var drainTimeoutSeconds: Double = 60
+    /// Most bytes the daemon may hold for weights and KV caches (admission control on top of
+    /// the system's MemAvailable and cgroup limit); nil = only the system's figures.
+    public var memoryLimitBytes: Int?
+    /// Bytes of the system's available memory that loads and requests never take.
+    public var memoryMarginBytes: Int = 256 << 20
 
     public init() {}
 
@@ -151,6 +156,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         case queueLimit = "queue_limit"
         case maxFrameBytes = "max_frame_bytes"
         case drainTimeoutSeconds = "drain_timeout_seconds"
+        case memoryLimitBytes = "memory_limit_bytes"
+        case memoryMarginBytes = "memory_margin_bytes"
     }
 
     public init(from decoder: Decoder) throws {
@@ -169,6 +176,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         queueLimit = try c.decodeIfPresent(Int.self, forKey: .queueLimit) ?? d.queueLimit
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? d.maxFrameBytes
         drainTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? d.drainTimeoutSeconds
+        memoryLimitBytes = try c.decodeIfPresent(Int.self, forKey: .memoryLimitBytes)
+        memoryMarginBytes = try c.decodeIfPresent(Int.self, forKey: .memoryMarginBytes) ?? d.memoryMarginBytes
     }
 
     /// Reads a JSON config file.
@@ -199,6 +208,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         guard workers > 0 else { throw .invalid("workers must be ≥ 1") }
         guard queueLimit >= 0 else { throw .invalid("queue_limit must be ≥ 0") }
         guard maxFrameBytes >= 1024, maxFrameBytes <= Int(UInt32.max) else { throw .invalid("max_frame_bytes must be in 1024...\(UInt32.max)") }
+        guard memoryLimitBytes.map({ $0 > 0 }) ?? true else { throw .invalid("memory_limit_bytes must be positive") }
+        guard memoryMarginBytes >= 0 else { throw .invalid("memory_margin_bytes must be ≥ 0") }
         var seen = Set<String>()
         for model in models {
             guard !model.name.isEmpty else { throw .invalid("a model needs a non-empty name") }

@@ -10,6 +10,8 @@ struct GenerationRunner: Sendable {
     let ticket: RequestTicket
     let sink: any ResponseSink
     let factory: any GeneratorFactory
+    /// Each request's KV cache and scratch are admitted here before they are allocated.
+    let memory: MemoryAdmission
     let logger: Logger
 
     func run(enqueued: ContinuousClock.Instant) {
@@ -21,6 +23,8 @@ struct GenerationRunner: Sendable {
         }
         do {
             let prompt = try plan.promptTokens()
+            let reservation = try admitSession()
+            defer { reservation.release() }
             let generator = factory.makeGenerator(plan.decoding, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
@@ -70,6 +74,19 @@ struct GenerationRunner: Sendable {
             }
             sink.send(failure.response(id: id))
         }
+    }
+
+    /// The KV cache (full context) and scratch this request is about to allocate, against
+    /// the memory ledger: RESOURCE_EXHAUSTED when they do not fit next to the others.
+    private func admitSession() throws(ServiceError) -> MemoryReservation {
+        let model = plan.model
+        let bytes: Int
+        switch plan.decoding {
+        case .plain: bytes = model.sessionBytes.plain
+        case .eagle: bytes = model.sessionBytes.eagle
+        }
+        return try memory.admit(bytes, for: "request \(id) on model '\(model.name)'",
+                                detail: "KV cache and scratch at context \(model.contextLength)")
     }
 
     static func wireReason(_ reason: StopReason) -> Eagle_V1_StopReason {

@@ -17,6 +17,11 @@ public final class ServedModel: Sendable {
     public let tokenizer: Tokenizer?
     public let scheduler: ModelScheduler
     public let statistics = ModelStatistics()
+    /// The weights' share of the daemon's memory ledger, given back when the model goes.
+    let reservation: MemoryReservation?
+    /// Bytes one request allocates (KV cache at full context plus scratch): plain decoding,
+    /// and EAGLE (which adds the head's session).
+    public let sessionBytes: (plain: Int, eagle: Int)
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
                 workers: Int, queueLimit: Int) {
@@ -26,6 +31,8 @@ public final class ServedModel: Sendable {
         model = weights.model
         tokenizer = weights.tokenizer
         head = weights.head
+        reservation = weights.reservation
+        sessionBytes = weights.sessionBytes
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit)
     }
 
@@ -96,17 +103,26 @@ public struct LoadedWeights: Sendable {
     public var model: LlamaModel
     public var tokenizer: Tokenizer?
     public var head: EagleHead?
+    /// The memory admitted for the weights (nil when loaded without admission control).
+    public var reservation: MemoryReservation?
+    /// Bytes one request allocates: plain decoding, and EAGLE.
+    public var sessionBytes: (plain: Int, eagle: Int)
 
-    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?) {
+    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?, reservation: MemoryReservation? = nil,
+                sessionBytes: (plain: Int, eagle: Int) = (0, 0)) {
         self.model = model
         self.tokenizer = tokenizer
         self.head = head
+        self.reservation = reservation
+        self.sessionBytes = sessionBytes
     }
 }
 
 /// Turns a `ModelSpec` into loaded weights, tokenizer and draft head.
 public protocol ModelLoading: Sendable {
-    func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights
+    /// Loads `spec` after admitting its memory against `memory` (RESOURCE_EXHAUSTED when the
+    /// weights and one request's KV cache do not fit).
+    func load(_ spec: ModelSpec, memory: MemoryAdmission) throws(ServiceError) -> LoadedWeights
 }
 
 /// Loads Hugging Face checkpoint directories from disk.
@@ -118,8 +134,10 @@ public struct CheckpointLoader: ModelLoading {
 
     public init(progress: (@Sendable (String) -> Void)? = nil) { self.progress = progress }
 
-    public func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights {
+    public func load(_ spec: ModelSpec, memory: MemoryAdmission) throws(ServiceError) -> LoadedWeights {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
+        let plan = try LoadPlan(spec)
+        let reservation = try plan.admit(spec, memory: memory)
         let model: LlamaModel
         let report = progress.map { report in
             { @Sendable (index: Int, count: Int, file: String) in
@@ -148,6 +166,7 @@ public struct CheckpointLoader: ModelLoading {
                 throw ServiceError(loading: spec.name, error)
             }
         }
-        return LoadedWeights(model: model, tokenizer: tokenizer, head: head)
+        return LoadedWeights(model: model, tokenizer: tokenizer, head: head, reservation: reservation,
+                             sessionBytes: plan.sessionBytes)
     }
 }
