@@ -7,7 +7,10 @@ BENCH_DIR ?= bench-models/synthetic-1b
 # swift-protobuf's C++ protoc (a bare `swift build --build-tests` does, for ~8 minutes).
 TEST_PRODUCTS = eagledPackageTests eagled eagle-probe
 
-.PHONY: all deps build demo test test-swift test-c test-python test-e2e bench bench-model clean
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+
+.PHONY: all deps build demo test test-swift test-c test-python test-e2e bench bench-model clean fuzz fuzz-smoke sanitize
 
 all: build
 
@@ -35,11 +38,27 @@ test-c:
 	$(MAKE) -C Sources/CEagleClient
 	EAGLE_E2E_REQUIRED=1 bash Tests/CClient/run.sh
 
+# The binding never searches the working directory for libeagle.so: point it at this build.
 test-python:
-	EAGLE_E2E_REQUIRED=1 python3 -m pytest -q Bindings/python/tests
+	$(MAKE) -C Sources/CEagleClient
+	EAGLE_LIBRARY=$(CURDIR)/.build-c/lib/libeagle.so EAGLE_E2E_REQUIRED=1 python3 -m pytest -q Bindings/python/tests
 
 test-e2e:
 	bash Tests/e2e/run-all.sh
+
+## libFuzzer harnesses (Fuzz/README.md), each for FUZZ_SECONDS; fuzz-smoke: each for
+## FUZZ_SMOKE_SECONDS. Their build (every library with coverage + ASan, .build-fuzz) is
+## separate from the test build and not part of `make test`: it took 11 minutes on the
+## shared 2-core machine (the runs themselves ~1.5 min for fuzz-smoke).
+fuzz: deps
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	bash Fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+## Swift suites under ASan and TSan (own scratch paths), C client tests under ASan+UBSan.
+sanitize: deps
+	bash Tools/sanitize.sh
 
 ## Speed figures (not tests): core decode vs bandwidth on the fixture and a synthetic 1B
 ## checkpoint; EAGLE vs plain on held-out prompts; daemon overhead and concurrency.
@@ -57,4 +76,4 @@ bench-model:
 include mk/install.mk
 
 clean:
-	rm -rf .build .build-c
+	rm -rf .build .build-c .build-fuzz .build-asan .build-tsan .build-c-asan

@@ -140,6 +140,11 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     public var drainTimeoutSeconds: Double = 60
     /// Per-connection limits: connection count, timeouts, backpressure (ConnectionLimits.swift).
     public var connections = ConnectionLimits()
+    /// Most bytes the daemon may hold for weights and KV caches (admission control on top of
+    /// the system's MemAvailable and cgroup limit); nil = only the system's figures.
+    public var memoryLimitBytes: Int?
+    /// Bytes of the system's available memory that loads and requests never take.
+    public var memoryMarginBytes: Int = 256 << 20
 
     public init() {}
 
@@ -154,6 +159,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         case maxFrameBytes = "max_frame_bytes"
         case drainTimeoutSeconds = "drain_timeout_seconds"
         case connections
+        case memoryLimitBytes = "memory_limit_bytes"
+        case memoryMarginBytes = "memory_margin_bytes"
     }
 
     public init(from decoder: Decoder) throws {
@@ -173,6 +180,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? d.maxFrameBytes
         drainTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? d.drainTimeoutSeconds
         connections = try c.decodeIfPresent(ConnectionLimits.self, forKey: .connections) ?? d.connections
+        memoryLimitBytes = try c.decodeIfPresent(Int.self, forKey: .memoryLimitBytes)
+        memoryMarginBytes = try c.decodeIfPresent(Int.self, forKey: .memoryMarginBytes) ?? d.memoryMarginBytes
     }
 
     /// Reads a JSON config file.
@@ -205,6 +214,8 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         guard maxFrameBytes >= 1024, maxFrameBytes <= Int(UInt32.max) else { throw .invalid("max_frame_bytes must be in 1024...\(UInt32.max)") }
         guard drainTimeoutSeconds >= 0, drainTimeoutSeconds.isFinite else { throw .invalid("drain_timeout_seconds must be ≥ 0") }
         try connections.validate()
+        guard memoryLimitBytes.map({ $0 > 0 }) ?? true else { throw .invalid("memory_limit_bytes must be positive") }
+        guard memoryMarginBytes >= 0 else { throw .invalid("memory_margin_bytes must be ≥ 0") }
         var seen = Set<String>()
         for model in models {
             guard !model.name.isEmpty else { throw .invalid("a model needs a non-empty name") }

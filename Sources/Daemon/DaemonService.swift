@@ -136,7 +136,8 @@ public final class DaemonService: Sendable {
         }
         let ticket = RequestTicket()
         let key = ObjectIdentifier(ticket)
-        let runner = GenerationRunner(id: id, plan: plan, ticket: ticket, sink: sink, factory: factory, logger: logger)
+        let runner = GenerationRunner(id: id, plan: plan, ticket: ticket, sink: sink, factory: factory,
+                                      memory: registry.memory, logger: logger)
         let enqueued = ContinuousClock.now
         let job = ScheduledJob(
             owner: sink.connectionID,

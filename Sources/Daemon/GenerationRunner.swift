@@ -11,6 +11,8 @@ struct GenerationRunner: Sendable {
     let ticket: RequestTicket
     let sink: any ResponseSink
     let factory: any GeneratorFactory
+    /// Each request's KV cache and scratch are admitted here before they are allocated.
+    let memory: MemoryAdmission
     let logger: Logger
 
     func run(enqueued: ContinuousClock.Instant) {
@@ -26,6 +28,8 @@ struct GenerationRunner: Sendable {
                 sink.send(.status(id: id, .cancelled, "request \(id) was cancelled while its prompt was tokenized"))
                 return
             }
+            let reservation = try admitSession()
+            defer { reservation.release() }
             let generator = factory.makeGenerator(plan.decoding.choice, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
@@ -86,6 +90,19 @@ struct GenerationRunner: Sendable {
             }
             sink.send(failure.response(id: id))
         }
+    }
+
+    /// The KV cache (full context) and scratch this request is about to allocate, against
+    /// the memory ledger: RESOURCE_EXHAUSTED when they do not fit next to the others.
+    private func admitSession() throws(ServiceError) -> MemoryReservation {
+        let model = plan.model
+        let bytes: Int
+        switch plan.decoding.choice {
+        case .plain: bytes = model.sessionBytes.plain
+        case .eagle: bytes = model.sessionBytes.eagle
+        }
+        return try memory.admit(bytes, for: "request \(id) on model '\(model.name)'",
+                                detail: "KV cache and scratch at context \(model.contextLength)")
     }
 
     static func wireReason(_ reason: StopReason) -> Eagle_V1_StopReason {

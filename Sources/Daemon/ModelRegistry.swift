@@ -23,9 +23,13 @@ public final class ModelRegistry: Sendable {
     private let defaultWorkers: Int
     private let defaultQueueLimit: Int
     private let queuedPerConnection: Int
+    /// The memory ledger every load and request is admitted against.
+    public let memory: MemoryAdmission
 
-    public init(config: DaemonConfig, loader: any ModelLoading = CheckpointLoader()) {
+    public init(config: DaemonConfig, loader: any ModelLoading = CheckpointLoader(),
+                memory: MemoryAdmission? = nil) {
         self.loader = loader
+        self.memory = memory ?? MemoryAdmission(limit: config.memoryLimitBytes, margin: config.memoryMarginBytes)
         configuredDefault = config.defaultModel
         modelRoot = config.modelRoot
         defaultWorkers = config.workers
@@ -79,7 +83,7 @@ public final class ModelRegistry: Sendable {
         guard reserved else { throw ServiceError(.alreadyExists, "model '\(spec.name)' is already loaded") }
         let loaded: LoadedWeights
         do {
-            loaded = try loader.load(spec)
+            loaded = try loader.load(spec, memory: memory)
         } catch {
             state.withLock { _ = $0.loading.remove(spec.name) }
             throw error

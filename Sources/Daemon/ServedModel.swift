@@ -20,6 +20,11 @@ public final class ServedModel: Sendable {
     /// Chooses trees for requests that leave them to the daemon (nil without a head, or when
     /// the loader did not calibrate: such requests get `TreeConfig.cpuDefault`).
     public let treePolicy: TreePolicy?
+    /// The weights' share of the daemon's memory ledger, given back when the model goes.
+    let reservation: MemoryReservation?
+    /// Bytes one request allocates (KV cache at full context plus scratch): plain decoding,
+    /// and EAGLE (which adds the head's session).
+    public let sessionBytes: (plain: Int, eagle: Int)
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
                 workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil) {
@@ -30,6 +35,8 @@ public final class ServedModel: Sendable {
         tokenizer = weights.tokenizer
         head = weights.head
         treePolicy = weights.treePolicy
+        reservation = weights.reservation
+        sessionBytes = weights.sessionBytes
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit,
                                    queuedPerConnection: queuedPerConnection ?? queueLimit)
     }
@@ -117,18 +124,27 @@ public struct LoadedWeights: Sendable {
     public var head: EagleHead?
     /// The head's cost-aware tree choice, calibrated at load.
     public var treePolicy: TreePolicy?
+    /// The memory admitted for the weights (nil when loaded without admission control).
+    public var reservation: MemoryReservation?
+    /// Bytes one request allocates: plain decoding, and EAGLE.
+    public var sessionBytes: (plain: Int, eagle: Int)
 
-    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?, treePolicy: TreePolicy? = nil) {
+    public init(model: LlamaModel, tokenizer: Tokenizer?, head: EagleHead?, treePolicy: TreePolicy? = nil,
+                reservation: MemoryReservation? = nil, sessionBytes: (plain: Int, eagle: Int) = (0, 0)) {
         self.model = model
         self.tokenizer = tokenizer
         self.head = head
         self.treePolicy = treePolicy
+        self.reservation = reservation
+        self.sessionBytes = sessionBytes
     }
 }
 
 /// Turns a `ModelSpec` into loaded weights, tokenizer and draft head.
 public protocol ModelLoading: Sendable {
-    func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights
+    /// Loads `spec` after admitting its memory against `memory` (RESOURCE_EXHAUSTED when the
+    /// weights and one request's KV cache do not fit).
+    func load(_ spec: ModelSpec, memory: MemoryAdmission) throws(ServiceError) -> LoadedWeights
 }
 
 /// Loads Hugging Face checkpoint directories from disk.
@@ -140,8 +156,10 @@ public struct CheckpointLoader: ModelLoading {
 
     public init(progress: (@Sendable (String) -> Void)? = nil) { self.progress = progress }
 
-    public func load(_ spec: ModelSpec) throws(ServiceError) -> LoadedWeights {
+    public func load(_ spec: ModelSpec, memory: MemoryAdmission) throws(ServiceError) -> LoadedWeights {
         let directory = URL(fileURLWithPath: spec.target, isDirectory: true)
+        let plan = try LoadPlan(spec)
+        let reservation = try plan.admit(spec, memory: memory)
         let model: LlamaModel
         let report = progress.map { report in
             { @Sendable (index: Int, count: Int, file: String) in
@@ -170,7 +188,9 @@ public struct CheckpointLoader: ModelLoading {
                 throw ServiceError(loading: spec.name, error)
             }
         }
-        return LoadedWeights(model: model, tokenizer: tokenizer, head: head, treePolicy: head.flatMap { calibrate(spec.name, model, $0) })
+        return LoadedWeights(model: model, tokenizer: tokenizer, head: head,
+                             treePolicy: head.flatMap { calibrate(spec.name, model, $0) },
+                             reservation: reservation, sessionBytes: plan.sessionBytes)
     }
 
     /// Measures what target and head passes cost here (a second or two), for the tree choice.

@@ -31,6 +31,8 @@ struct EagleDaemon: AsyncParsableCommand {
     @Option(help: "Largest max_tokens a request may ask for.") var maxTokensLimit: Int?
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes: Int?
     @Option(help: "Seconds SIGTERM waits for in-flight work before cancelling it.") var drainTimeout: Double?
+    @Option(help: "Most bytes of weights and KV caches the daemon may hold (admission control).") var memoryLimit: Int?
+    @Option(help: "Bytes of the system's available memory never taken by loads or requests.") var memoryMargin: Int?
     @Option(name: .customLong("allow-user"), help: "User (name or uid) allowed to connect. Repeatable.") var allowUsers: [String] = []
     @Option(name: .customLong("allow-group"), help: "Group (name or gid) allowed to connect. Repeatable.") var allowGroups: [String] = []
     @Option(name: .customLong("admin-user"), help: "User allowed to load and unload models. Repeatable.") var adminUsers: [String] = []
@@ -55,6 +57,8 @@ struct EagleDaemon: AsyncParsableCommand {
         if let maxTokensLimit { settings.maxTokensLimit = maxTokensLimit }
         if let maxFrameBytes { settings.maxFrameBytes = maxFrameBytes }
         if let drainTimeout { settings.drainTimeoutSeconds = drainTimeout }
+        if let memoryLimit { settings.memoryLimitBytes = memoryLimit }
+        if let memoryMargin { settings.memoryMarginBytes = memoryMargin }
         settings.access.users += allowUsers
         settings.access.groups += allowGroups
         settings.access.adminUsers += adminUsers

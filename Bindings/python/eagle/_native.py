@@ -194,22 +194,18 @@ _PROTOTYPES = {
 
 
 def _candidates() -> List[str]:
-    """Where libeagle.so may be, best first (see find_library)."""
-    found: List[str] = []
+    """Where libeagle.so may be, best first (see find_library).
+
+    Deliberately no search of the working directory or its parents: a libeagle.so planted
+    in a `.build-c/lib` under a world-writable directory would otherwise run inside every
+    client started below it. A source checkout sets $EAGLE_LIBRARY (the Makefile and the
+    test suite do).
+    """
     env = os.environ.get("EAGLE_LIBRARY")
     if env:
         return [env]
     here = Path(__file__).resolve().parent
-    for name in ("libeagle.so", "libeagle.so.%d" % ABI_MAJOR):
-        found.append(str(here / name))
-    # A source checkout: the repo's build dir, looked for above the package and above the
-    # working directory (for an installed package used from inside the repo).
-    for start in (here, Path.cwd().resolve()):
-        for parent in (start, *start.parents):
-            lib = parent / ".build-c" / "lib" / "libeagle.so"
-            if lib.exists():
-                found.append(str(lib))
-                break
+    found = [str(here / name) for name in ("libeagle.so", "libeagle.so.%d" % ABI_MAJOR)]
     system = ctypes.util.find_library("eagle")
     if system:
         found.append(system)
@@ -220,9 +216,9 @@ def _candidates() -> List[str]:
 def find_library() -> str:
     """Path of the libeagle.so that would be loaded.
 
-    Order: $EAGLE_LIBRARY (exclusively, when set), libeagle.so next to this package, the
-    repo's .build-c/lib (above the package, then above the working directory),
+    Order: $EAGLE_LIBRARY (exclusively, when set), libeagle.so next to this package,
     ctypes.util.find_library("eagle"), then the loader's own search for libeagle.so.0.
+    Nothing relative to the working directory is ever considered.
     """
     for path in _candidates():
         if os.sep not in path or os.path.exists(path):

@@ -281,3 +281,31 @@ def test_library_override() -> None:
     assert ok.stdout.split() == [lib, "0.3.0"]
     bad = _run_python("import eagle; eagle.Client('/nonexistent.sock')", {"EAGLE_LIBRARY": "/nonexistent/libeagle.so"})
     assert bad.returncode != 0 and "EAGLE_LIBRARY" in bad.stderr and "cannot load libeagle.so" in bad.stderr
+
+
+def test_planted_library_in_a_parent_of_the_cwd_is_not_loaded(tmp_path: Path) -> None:
+    """A libeagle.so in some `.build-c/lib` above the working directory (think /tmp) is
+    neither a candidate nor loaded; its constructor would leave a marker file if it ran."""
+    marker = tmp_path / "planted-ran"
+    planted = tmp_path / ".build-c" / "lib"
+    planted.mkdir(parents=True)
+    source = tmp_path / "planted.c"
+    source.write_text(
+        '#include <stdio.h>\n'
+        '__attribute__((constructor)) static void planted(void) {\n'
+        '    FILE *f = fopen("%s", "w"); if (f) { fputs("ran", f); fclose(f); }\n}\n'
+        'const char *eagle_version(void) { return "0.2.0"; }\n' % marker)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(planted / "libeagle.so"), str(source)], check=True)
+    cwd = tmp_path / "work" / "deeper"
+    cwd.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "EAGLE_LIBRARY"}
+    env["PYTHONPATH"] = str(PACKAGE_DIR)
+    code = (
+        "import eagle._native as n\n"
+        "print('\\n'.join(n._candidates()))\n"
+        "try:\n    n.load(); print('LOADED', n.find_library())\n"
+        "except OSError as e:\n    print('NOT LOADED', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert str(planted / "libeagle.so") not in out.stdout
+    assert not marker.exists(), "the planted library's constructor ran:\n" + out.stdout

@@ -118,11 +118,12 @@ public final class SafetensorsFile: Sendable {
             guard let dtype = TensorDType(rawValue: dtypeName) else {
                 throw .unsupportedDType(file: path, tensor: name, dtype: dtypeName)
             }
-            let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
+            // `as? Int` converts exactly: 1e300, 2.5 or 2⁶⁴ are refused, not wrapped.
+            let shape = shapeValues.compactMap { $0 as? Int }
             guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
                 throw .malformedHeader(file: path, detail: "tensor '\(name)' has an invalid shape")
             }
-            guard let begin = (offsets[0] as? NSNumber)?.intValue, let end = (offsets[1] as? NSNumber)?.intValue,
+            guard let begin = offsets[0] as? Int, let end = offsets[1] as? Int,
                   begin >= 0, end >= begin
             else { throw .malformedHeader(file: path, detail: "tensor '\(name)' has invalid data_offsets") }
             let (count, overflow) = shape.reduce((1, false)) { acc, d in
@@ -134,8 +135,9 @@ public final class SafetensorsFile: Sendable {
                 throw .tensorOutOfBounds(file: path, tensor: name,
                                          detail: "declares \(end - begin) bytes but shape \(shape) of \(dtypeName) needs \(count &* dtype.byteSize)")
             }
-            guard dataStart + end <= fileSize else {
-                throw .truncated(file: path, detail: "tensor '\(name)' ends at byte \(dataStart + end) but the file has \(fileSize)")
+            // `dataStart + end` could overflow for offsets near Int.max: compare with what is left.
+            guard end <= fileSize - dataStart else {
+                throw .truncated(file: path, detail: "tensor '\(name)' ends at data offset \(end) but the file has \(fileSize - dataStart) bytes of data")
             }
             tensors[name] = TensorInfo(dtype: dtype, shape: shape, offset: dataStart + begin, byteCount: end - begin)
         }

@@ -154,7 +154,7 @@ struct ZipArchive {
         }
         let start = p + 30 + Int(nameLength) + Int(extraLength)
         guard start <= file.size, entry.size <= file.size - start else {
-            throw .truncated(file: path, detail: "entry '\(name)' ends at byte \(start + entry.size) but the file has \(file.size)")
+            throw .truncated(file: path, detail: "entry '\(name)' of \(entry.size) bytes starts at byte \(start) but the file has \(file.size)")
         }
         return (start, entry.size)
     }

@@ -72,9 +72,8 @@ public struct ModelConfig: Sendable, Equatable {
         let heads = try reader.int("num_attention_heads")
         let kvHeads = try reader.int("num_key_value_heads", default: heads)
         let headDim = try reader.int("head_dim", default: heads > 0 ? hidden / heads : 0)
-        guard hidden > 0, heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim > 0, headDim % 2 == 0,
-              headDim <= 512 else {
-            throw .invalidConfig(file: file, detail: "inconsistent attention shape: hidden_size \(hidden), heads \(heads), kv heads \(kvHeads), head_dim \(headDim)")
+        guard heads > 0 else {
+            throw .invalidConfig(file: file, detail: "'num_attention_heads' is \(heads); it must be in 1...\(ModelLimits.maxHeads)")
         }
         let rope = (json["rope_parameters"] as? [String: Any]) ?? (json["rope_scaling"] as? [String: Any])
         let theta = (rope?["rope_theta"] as? NSNumber)?.doubleValue ?? (json["rope_theta"] as? NSNumber)?.doubleValue ?? 10000
@@ -99,13 +98,13 @@ public struct ModelConfig: Sendable, Equatable {
             bosTokenID: (json["bos_token_id"] as? NSNumber).map { TokenID($0.int32Value) },
             eosTokenIDs: tokenIDs(json["eos_token_id"])
         )
-        if modelType == "mistral", let window = (json["sliding_window"] as? NSNumber)?.intValue, window < config.maxPositions {
+        if modelType == "mistral", json["sliding_window"] is NSNumber, case let window = try reader.int("sliding_window"),
+           window < config.maxPositions {
             // Sliding-window attention only differs beyond `window` tokens: serve up to it.
             config.maxPositions = window
         }
-        guard config.vocabSize > 0, config.intermediateSize > 0, config.layerCount > 0, config.maxPositions > 0 else {
-            throw .invalidConfig(file: file, detail: "sizes must be positive")
-        }
+        // Before anything is sized from them: every field in range, with its name in the error.
+        try config.checkSizes(file: file)
         return config
     }
 
@@ -123,7 +122,10 @@ public struct ModelConfig: Sendable, Equatable {
             guard let factor = number("factor"), let low = number("low_freq_factor"), let high = number("high_freq_factor"),
                   let original = number("original_max_position_embeddings"), factor > 0, high > low
             else { throw .invalidConfig(file: file, detail: "llama3 rope scaling needs factor, low/high_freq_factor and original_max_position_embeddings") }
-            return .llama3(factor: factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: Int(original))
+            guard let originalPositions = Int(exactly: original.rounded()), originalPositions > 0,
+                  originalPositions <= ModelLimits.maxPositions, factor.isFinite, low.isFinite, high.isFinite
+            else { throw .invalidConfig(file: file, detail: "llama3 rope scaling has an out-of-range value (original_max_position_embeddings \(original), factor \(factor))") }
+            return .llama3(factor: factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: originalPositions)
         default:
             throw .unsupportedModel(file: file, detail: "rope type '\(type)' (supported: default, linear, llama3)")
         }
@@ -151,7 +153,12 @@ private struct ConfigReader {
 
     func int(_ key: String, default fallback: Int? = nil) throws(CheckpointError) -> Int {
         switch json[key] {
-        case let n as NSNumber: return n.intValue
+        case let n as NSNumber:
+            // Exact conversion: 1e30 or 2.5 is an error here, not a wrapped or trapping `intValue`.
+            guard let value = n as? Int else {
+                throw .invalidConfig(file: file, detail: "'\(key)' must be an integer, got \(n)")
+            }
+            return value
         case nil, is NSNull:
             if let fallback { return fallback }
             throw .invalidConfig(file: file, detail: "missing required key '\(key)'")

@@ -1,0 +1,77 @@
+import Daemon
+import Dispatch
+import Foundation
+import Inference
+import Logging
+import NIOCore
+import Synchronization
+import Wire
+
+/// Socket bytes as a connection delivers them: the frame decoder, `Request` decoding, then
+/// the service's request handling (plans, validation, scheduling, tokenization, and real
+/// generation on the bundled `Models/tiny-pystd` with its EAGLE head, `max_tokens` capped at
+/// 4 so an input costs milliseconds). Hello and Cancel belong to the connection handler,
+/// which needs a socket for SO_PEERCRED, so they are decoded but not handled. The peer is
+/// not an admin: LoadModel/UnloadModel are refused by policy (the file system is not fuzzed).
+///
+/// Oracle: every handled request gets exactly one terminal response, within 30 s.
+final class FrameHarness: @unchecked Sendable {
+    static let shared = FrameHarness()
+
+    let service: DaemonService
+    let peer = PeerIdentity(pid: 1, uid: 4_000_001, gid: 4_000_001, groups: [])
+    static let maxFrameBytes = 64 << 10
+
+    init() {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var config = DaemonConfig()
+        config.models = [ModelSpec(name: "tiny", target: root.appendingPathComponent("Models/tiny-pystd").path,
+                                   draft: root.appendingPathComponent("Models/tiny-pystd-eagle").path, contextLength: 256)]
+        config.defaultMaxTokens = 4
+        config.maxTokensLimit = 4
+        config.queueLimit = 1024
+        var logger = Logger(label: "eagle-fuzz")
+        logger.logLevel = .critical
+        let registry = ModelRegistry(config: config)
+        do { try registry.load(config.models[0], checkRoot: false) } catch { fatalError("cannot load the fixture model: \(error)") }
+        service = DaemonService(config: config, registry: registry, policy: AccessPolicy(ownerUID: 4_000_000), logger: logger)
+    }
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let sink = CountingSink()
+        var handled = 0
+        while true {
+            let payload: ByteBuffer?
+            do { payload = try FrameDecoder.nextFrame(in: &buffer, maxFrameBytes: Self.maxFrameBytes) } catch { break }
+            guard let payload, let request = try? Eagle_V1_Request(payload: payload) else { break }
+            switch request.kind {
+            case .hello, .cancel: continue
+            default:
+                _ = service.handle(request, peer: peer, sink: sink)
+                handled += 1
+            }
+        }
+        for _ in 0..<handled {
+            guard sink.terminals.wait(timeout: .now() + 30) == .success else {
+                fatalError("a request got no terminal response within 30 s")
+            }
+        }
+        // Give stray extra terminals a moment to show up, then check there were none.
+        if handled > 0, sink.terminals.wait(timeout: .now() + .milliseconds(1)) == .success {
+            fatalError("a request got more than one terminal response")
+        }
+    }
+}
+
+/// Drops responses, counting the terminal ones.
+final class CountingSink: ResponseSink {
+    let connectionID: UInt64 = 1
+    let terminals = DispatchSemaphore(value: 0)
+
+    func send(_ response: Eagle_V1_Response) {
+        if response.isTerminal { terminals.signal() }
+    }
+}
