@@ -15,8 +15,8 @@ import Wire
 /// token, and throughput with 1, 4 and 16 concurrent clients.
 struct DaemonBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eagle-daemon-bench",
-        abstract: "Daemon-path overhead, time to first token and concurrent throughput.")
+        commandName: "overhead",
+        abstract: "Daemon-path overhead, time to first token and concurrent throughput (the default).")
 
     @Option(help: "Model directory (default: Models/tiny-pystd, else the tiny test fixture).") var model: String?
     @Option(help: "Tokens generated per request.") var tokens = 128
@@ -170,4 +170,12 @@ struct DaemonBench: ParsableCommand {
     }
 }
 
-DaemonBench.main()
+/// `eagle-daemon-bench [overhead]` (figures of the daemon path) and `eagle-daemon-bench soak`.
+struct DaemonBenchTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eagle-daemon-bench",
+        abstract: "Benchmarks of the daemon: its overhead and concurrency, and a soak of a real eagled.",
+        subcommands: [DaemonBench.self, Soak.self], defaultSubcommand: DaemonBench.self)
+}
+
+DaemonBenchTool.main()
