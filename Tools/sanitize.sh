@@ -20,6 +20,8 @@ swift_suite() { # name, sanitizer, scratch
     start=$(date +%s)
     # The daemon binary too: some suites and the C e2e tests start it.
     "$SWIFT" build --scratch-path "$scratch" --sanitize "$sanitizer" --product eagledPackageTests &&
+        TSAN_OPTIONS="suppressions=$PWD/Tools/tsan.supp ${TSAN_OPTIONS:-}" \
+        LSAN_OPTIONS="suppressions=$PWD/Tools/lsan.supp ${LSAN_OPTIONS:-}" \
         "$SWIFT" test --scratch-path "$scratch" --sanitize "$sanitizer" --skip-build "${filter[@]}" 2>&1 | tee "$scratch/sanitize.log" | tail -5
     rc=${PIPESTATUS[0]}
     grep -q "ERROR: AddressSanitizer\|WARNING: ThreadSanitizer\|runtime error:" "$scratch/sanitize.log" 2>/dev/null && rc=1

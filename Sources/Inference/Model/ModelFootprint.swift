@@ -18,6 +18,9 @@ public struct ModelFootprint: Sendable, Equatable {
     let config: ModelConfig
     let layers: Int
 
+    // Partial results that overflowed are passed on as -1, which `CheckedSize.sum` and
+    // `.product` refuse (they take non-negative terms only): one nil at the end says it all.
+
     /// The footprint of a target model (`layers` = its own) or of an EAGLE head's single layer
     /// plus its `fc` (`eagleHead`).
     public init(_ c: ModelConfig, eagleHead: Bool = false) throws(CheckpointError) {
