@@ -25,10 +25,11 @@ public struct TreeChoice: Sendable, Equatable {
 /// is d − 1 head passes of k rows (one per draft level), a target pass of the verified tokens
 /// and a head pass of the accepted ones. Once a shape has generated `observedTokens` tokens, its
 /// measured rate replaces the model's prediction; the ratio of measured to predicted rates of
-/// the shapes seen so far corrects the predictions of the others (overheads the cost model
-/// leaves out). Plain decoding is a candidate like any tree, so a model on which no tree pays
-/// (a small model in cache, where a head pass costs nearly what a target pass does) is
-/// decoded plainly. Greedy and sampled requests keep separate statistics. Thread-safe.
+/// the choices seen so far corrects the predictions of the others (overheads the cost model
+/// leaves out). Plain decoding is a candidate like any tree — measured first, since trees
+/// are judged against it — so a model on which no tree pays (a small model in cache, where
+/// a head pass costs nearly what a target pass does) is decoded plainly. Greedy and sampled
+/// requests keep separate statistics. Thread-safe.
 public final class TreePolicy: Sendable {
     public let costs: PassCosts
     /// Candidate shapes: chains of depth 1…6, and top-2/top-3 trees of depth 2…5 verifying
@@ -39,7 +40,7 @@ public final class TreePolicy: Sendable {
 
     private let state: Mutex<[Bool: Statistics]>
 
-    public init(costs: PassCosts, maxVerified: Int = 16, observedTokens: Int = 128) {
+    public init(costs: PassCosts, maxVerified: Int = 16, observedTokens: Int = 64) {
         self.costs = costs
         self.observedTokens = observedTokens
         var shapes: [TreeConfig] = (1...6).map { .dynamic(depth: $0, topK: 1, totalTokens: $0 + 1) }
@@ -99,15 +100,23 @@ public final class TreePolicy: Sendable {
     /// The best choice now for a greedy or sampled request.
     public func choose(sampled: Bool) -> TreeChoice {
         let s = state.withLock { $0[sampled]! }
-        let plainPredicted = 1 / costs.targetSeconds(1)
-        let plainRate = s.plain.tokens >= observedTokens ? s.plain.rate : plainPredicted
-
-        // Measured ÷ predicted over the shapes with enough steps: what the model leaves out.
-        var ratios: [Double] = []
+        // Plain decoding is measured before any tree is compared with it: its calibrated rate
+        // leaves out per-token costs (sampling, detokenizing, events) that a tree's measured
+        // rate includes, and trees are judged against what plain decoding really achieves.
+        guard s.plain.tokens >= observedTokens else {
+            let predicted = 1 / costs.targetSeconds(1)
+            return TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: predicted, plainRate: predicted,
+                              reason: "plain: measuring plain decoding first (\(s.plain.tokens) of \(observedTokens) tokens), to compare trees with")
+        }
+        let plainRate = s.plain.rate
+        // Measured ÷ predicted over the choices with enough tokens (plain included): what the
+        // cost model leaves out. It corrects the predictions of the trees not measured yet; the
+        // lower median errs toward the more pessimistic figure while there are few.
+        var ratios = [plainRate * costs.targetSeconds(1)]
         for (shape, m) in s.shapes where m.tokens >= observedTokens {
             ratios.append(m.rate / predictedRate(shape, s).rate)
         }
-        let correction = ratios.isEmpty ? 1 : ratios.sorted()[ratios.count / 2]
+        let correction = ratios.sorted()[(ratios.count - 1) / 2]
 
         var best = TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: plainRate, plainRate: plainRate,
                               reason: "")
@@ -132,6 +141,9 @@ public final class TreePolicy: Sendable {
         }
         return best
     }
+
+    /// A copy of the statistics, for tests of the cost model.
+    func statisticsForTests(sampled: Bool) -> Statistics { state.withLock { $0[sampled]! } }
 
     /// The smoothed estimate of P(the rank-`rank` draft at `depth` is accepted | its parent was).
     public func acceptanceRate(depth: Int, rank: Int, sampled: Bool) -> Double {

@@ -85,9 +85,12 @@ struct SpeculativeBench: ParsableCommand {
         var runs = [[Run]](repeating: [], count: generators.count)
         for _ in 0..<repetitions {
             var totals = [Run](repeating: Run(), count: generators.count)
-            for prompt in encoded {
-                for (g, generator) in generators.enumerated() {
-                    totals[g].add(measureOne(generator.1, prompt, params))
+            for (p, prompt) in encoded.enumerated() {
+                // Each prompt starts the round at another generator, so no generator always
+                // runs right after the same one (a large tree leaves the caches colder).
+                for step in generators.indices {
+                    let g = (p + step) % generators.count
+                    totals[g].add(measureOne(generators[g].1, prompt, params))
                 }
             }
             for g in generators.indices { runs[g].append(totals[g]) }

@@ -14,6 +14,11 @@ import Tokenization
                   head: PassCosts.headSizes.map { .init($0, head($0) / 1e3) })
     }
 
+    /// Plain decoding measured at exactly its calibrated rate (trees are compared with it).
+    static func measurePlain(_ policy: TreePolicy, sampled: Bool = false) {
+        policy.recordRequest(tree: nil, tokens: 1000, seconds: 1000 * policy.costs.targetSeconds(1), sampled: sampled)
+    }
+
     /// A chain of `depth` drafts of which the first `accepted` are accepted.
     static func recordChain(_ policy: TreePolicy, depth: Int, accepted: Int, sampled: Bool = false, times: Int = 200) {
         let tree = DraftTree(tokens: (0...depth).map { TokenID($0) }, parents: (0...depth).map { $0 - 1 })
@@ -31,6 +36,7 @@ import Tokenization
         // A memory-bound model: a pass of up to 8 tokens costs what one does; the head is cheap.
         let policy = TreePolicy(costs: Self.costs(target: { $0 <= 8 ? 10 : 10 + Double($0 - 8) }, head: { _ in 0.5 }))
         Self.recordChain(policy, depth: 6, accepted: 6)
+        Self.measurePlain(policy)
         let choice = policy.choose(sampled: false)
         #expect((Self.depth(choice) ?? 0) >= 5, "\(choice.reason)")
         #expect(choice.expectedTokensPerStep > 4 && choice.expectedRate > 3 * choice.plainRate)
@@ -42,6 +48,7 @@ import Tokenization
         // The first draft is accepted nine times in ten, the second almost never.
         Self.recordChain(policy, depth: 4, accepted: 1, times: 180)
         Self.recordChain(policy, depth: 4, accepted: 0, times: 20)
+        Self.measurePlain(policy)
         let choice = policy.choose(sampled: false)
         #expect(choice.tree != nil && (Self.depth(choice) ?? 99) <= 2, "\(choice.reason)")
         #expect(policy.acceptanceRate(depth: 2, rank: 0, sampled: false) < 0.1)
@@ -52,30 +59,53 @@ import Tokenization
         // almost as much as the target — even drafts that are always accepted lose.
         let policy = TreePolicy(costs: Self.costs(target: { Double($0) }, head: { 0.8 * Double($0) }))
         Self.recordChain(policy, depth: 6, accepted: 6)
+        Self.measurePlain(policy)
         let choice = policy.choose(sampled: false)
         #expect(choice.tree == nil && choice.expectedTokensPerStep == 1, "\(choice.reason)")
         #expect(choice.reason.hasPrefix("plain"))
     }
 
-    @Test func measuredRatesReplacePredictions() {
+    @Test func measuredRatesReplacePredictions() throws {
         let policy = TreePolicy(costs: Self.costs(target: { $0 <= 8 ? 10 : 20 }, head: { _ in 0.5 }))
         Self.recordChain(policy, depth: 6, accepted: 6)
-        #expect(policy.choose(sampled: false).tree != nil)
-        // Plain decoding turned out far faster here than its calibration said.
-        policy.recordRequest(tree: nil, tokens: 1000, seconds: 0.1, sampled: false)
-        #expect(policy.choose(sampled: false).tree == nil)
-        // A tree measured even faster wins again, on its measured rate.
-        let tree = TreeConfig.dynamic(depth: 6, topK: 1, totalTokens: 7)
+        Self.measurePlain(policy)
+        let predicted = policy.choose(sampled: false)
+        let first = try #require(predicted.tree)
+        #expect(predicted.reason.contains("predicted"))
+        // The predicted best turned out far slower than plain decoding: plain is chosen, the
+        // other trees' predictions corrected down by the slow tree's measured ÷ predicted
+        // ratio (the lower median of it and plain's 1).
+        policy.recordRequest(tree: first, tokens: 1000, seconds: 100, sampled: false)
+        let plain = policy.choose(sampled: false)
+        #expect(plain.tree == nil && abs(plain.expectedRate - 100) < 1e-6, "\(plain.reason)")
+        // A tree measured even faster wins, on its measured rate.
+        let tree = TreeConfig.dynamic(depth: 2, topK: 1, totalTokens: 3)
         policy.recordRequest(tree: tree, tokens: 1000, seconds: 0.05, sampled: false)
         let choice = policy.choose(sampled: false)
         #expect(choice.tree == tree && abs(choice.expectedRate - 20_000) < 1, "\(choice.reason)")
         #expect(choice.reason.contains("measured"))
     }
 
+    /// Plain decoding is measured before trees are compared with it; then its measured rate
+    /// is the bar.
+    @Test func plainIsMeasuredFirst() {
+        let policy = TreePolicy(costs: Self.costs(target: { $0 <= 8 ? 10 : 20 }, head: { _ in 0.5 }))
+        Self.recordChain(policy, depth: 6, accepted: 6)
+        let first = policy.choose(sampled: false)
+        #expect(first.tree == nil && first.reason.contains("measuring plain decoding first"), "\(first.reason)")
+        policy.recordRequest(tree: nil, tokens: 40, seconds: 0.4, sampled: false)
+        #expect(policy.choose(sampled: false).tree == nil, "40 of 64 tokens: still measuring")
+        policy.recordRequest(tree: nil, tokens: 40, seconds: 0.4, sampled: false)
+        let next = policy.choose(sampled: false)
+        #expect(next.tree != nil && next.plainRate == 100, "\(next.reason)")
+    }
+
     @Test func greedyAndSampledKeepSeparateStatistics() {
         let policy = TreePolicy(costs: Self.costs(target: { $0 <= 8 ? 10 : 20 }, head: { _ in 0.5 }))
         Self.recordChain(policy, depth: 6, accepted: 6, sampled: false)
         Self.recordChain(policy, depth: 6, accepted: 0, sampled: true, times: 400)
+        Self.measurePlain(policy)
+        Self.measurePlain(policy, sampled: true)
         #expect((Self.depth(policy.choose(sampled: false)) ?? 0) >= 5)
         let sampled = policy.choose(sampled: true)
         #expect((Self.depth(sampled) ?? 0) <= 1, "\(sampled.reason)")
