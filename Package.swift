@@ -93,10 +93,13 @@ let package = Package(
             ]
         ),
         // The daemon runs as a swift-service-lifecycle Service (SIGTERM/SIGINT → graceful drain).
+        // glibc's mallopt, which Swift's Glibc module does not export (eagled fixes the mmap
+        // threshold so per-request buffers go back to the system when freed).
+        .target(name: "CMallocTuning"),
         .executableTarget(
             name: "eagled",
             dependencies: [
-                "Daemon", "Inference",
+                "Daemon", "Inference", "CMallocTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -18,6 +18,7 @@ struct Soak: ParsableCommand {
     @Option(help: "Concurrent clients.") var clients = 16
     @Option(help: "Seconds of load.") var seconds = 600
     @Option(help: "Seed of the clients' choices.") var seed: UInt64 = 1
+    @Option(help: "Only these kinds of traffic (comma-separated, e.g. tokenize,disconnect; default: all).") var only: String?
 
     enum Kind: String, CaseIterable {
         case generate, stream, eagle, cancelled, disconnect, tokenize, badInput = "bad input"
@@ -63,6 +64,8 @@ struct Soak: ParsableCommand {
         let rssStart = Self.rssKB(pid)
         print("eagled pid \(pid), \(clients) clients for \(seconds) s on \(spec); RSS after warm-up \(rssStart / 1024) MB")
 
+        let kinds = only.map { list in Kind.allCases.filter { list.split(separator: ",").contains(Substring($0.rawValue)) } } ?? Kind.allCases
+        guard !kinds.isEmpty else { throw ValidationError("--only names no kind of traffic: \(Kind.allCases.map(\.rawValue))") }
         let deadline = ContinuousClock.now + .seconds(seconds)
         let group = DispatchGroup()
         for c in 0..<clients {
@@ -77,7 +80,7 @@ struct Soak: ParsableCommand {
                         client = try? WireClient(path: socket)
                         if (try? client?.hello(clientName: "soak-\(c)")) == nil { tally.fail("client \(c): cannot connect"); client = nil; usleep(100_000); continue }
                     }
-                    let kind = Kind.allCases[Int(rng.next() % UInt64(Kind.allCases.count))]
+                    let kind = kinds[Int(rng.next() % UInt64(kinds.count))]
                     if !Self.act(kind, socket: socket, client: client!, rng: &rng, tally: tally) { client = nil }
                 }
             }
