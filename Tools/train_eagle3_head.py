@@ -82,8 +82,7 @@ class Eagle3Head(nn.Module):
     def rope(self, x, pos):  # x [B, H, L, hd], pos [L]
         fr = pos[:, None].float() * self.inv_freq
         emb = torch.cat((fr, fr), -1)
-        h = self.hd // 2
-        return x * emb.cos() + torch.cat((-x[..., h:], x[..., :h]), -1) * emb.sin()
+        return x * emb.cos() + eh._rotate_half(x) * emb.sin()
 
     def unrolled(self, feats, embs, steps):
         """feats [B, L, 3d]; embs[i] [B, L, d] (embeddings of x_{t+1+i}). Draft logits per step."""

@@ -46,12 +46,7 @@ struct GenerationRunner: Sendable {
                 return .proceed
             }
             if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
-            if let policy = model.treePolicy, result.stopReason != .cancelled {
-                var tree: TreeConfig?
-                if case .eagle(_, let t) = plan.decoding.choice { tree = t }
-                policy.recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds,
-                                     sampled: !plan.params.sampling.isGreedy)
-            }
+            model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: !plan.params.sampling.isGreedy)
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)
@@ -96,11 +91,7 @@ struct GenerationRunner: Sendable {
     /// the memory ledger: RESOURCE_EXHAUSTED when they do not fit next to the others.
     private func admitSession() throws(ServiceError) -> MemoryReservation {
         let model = plan.model
-        let bytes: Int
-        switch plan.decoding.choice {
-        case .plain: bytes = model.sessionBytes.plain
-        case .eagle: bytes = model.sessionBytes.eagle
-        }
+        let bytes = plan.decoding.choice.tree == nil ? model.sessionBytes.plain : model.sessionBytes.eagle
         return try memory.admit(bytes, for: "request \(id) on model '\(model.name)'",
                                 detail: "KV cache and scratch at context \(model.contextLength)")
     }

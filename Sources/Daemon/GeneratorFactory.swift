@@ -8,6 +8,12 @@ public enum DecodingChoice: Sendable {
     case plain
     /// EAGLE over the model's head with a validated tree.
     case eagle(EagleHead, TreeConfig)
+
+    /// The tree, or nil for plain decoding.
+    public var tree: TreeConfig? {
+        if case .eagle(_, let tree) = self { return tree }
+        return nil
+    }
 }
 
 /// A decoding choice with what the result reports about it.
@@ -22,10 +28,7 @@ public struct DecodingDecision: Sendable {
 
     public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double) {
         self.choice = choice
-        switch choice {
-        case .plain: description = "plain"
-        case .eagle(_, let tree): description = TreePolicy.describe(tree)
-        }
+        description = choice.tree.map(TreePolicy.describe) ?? "plain"
         self.reason = reason
         self.expectedTokensPerStep = expectedTokensPerStep
     }

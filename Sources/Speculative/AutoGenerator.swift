@@ -37,9 +37,7 @@ public struct AutoGenerator: TokenGenerator {
             generator = PlainGenerator(model: model, tokenizer: tokenizer, maxBatch: maxBatch)
         }
         let result = try generator.generate(prompt: prompt, params: params, isCancelled: isCancelled, onEvent: onEvent)
-        if result.stopReason != .cancelled {
-            policy.recordRequest(tree: choice.tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled)
-        }
+        policy.record(result, tree: choice.tree, sampled: sampled)
         return result
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import Synchronization
 
 /// How a request is decoded when it leaves the tree to the daemon, and why.
@@ -38,7 +39,8 @@ public final class TreePolicy: Sendable {
     /// Tokens a choice must have generated before its measured rate replaces the prediction.
     public let observedTokens: Int
 
-    private let state: Mutex<[Bool: Statistics]>
+    /// [greedy, sampled]
+    private let state: Mutex<[Statistics]>
 
     public init(costs: PassCosts, maxVerified: Int = 16, observedTokens: Int = 64) {
         self.costs = costs
@@ -48,16 +50,21 @@ public final class TreePolicy: Sendable {
             for d in 2...5 where 1 + d * k <= maxVerified { shapes.append(.dynamic(depth: d, topK: k, totalTokens: 1 + d * k)) }
         }
         candidates = shapes.filter { $0.verifiedTokens <= maxVerified }
-        state = Mutex([false: Statistics(), true: Statistics()])
+        state = Mutex([Statistics(), Statistics()])
     }
+
+    private static func index(_ sampled: Bool) -> Int { sampled ? 1 : 0 }
 
     /// Per (depth, rank) acceptance counts, and measured rates per shape and for plain decoding.
     struct Statistics {
         static let depths = 8, ranks = 4
-        var trials = [[Double]](repeating: [Double](repeating: 0, count: ranks), count: depths + 1)
-        var hits = [[Double]](repeating: [Double](repeating: 0, count: ranks), count: depths + 1)
+        /// [(depths + 1) × ranks], by depth then rank (depth 0 unused).
+        var trials = [Double](repeating: 0, count: (depths + 1) * ranks)
+        var hits = [Double](repeating: 0, count: (depths + 1) * ranks)
         var shapes: [TreeConfig: Measured] = [:]
         var plain = Measured()
+
+        static func cell(_ depth: Int, _ rank: Int) -> Int { depth * ranks + rank }
     }
 
     struct Measured {
@@ -66,21 +73,21 @@ public final class TreePolicy: Sendable {
         var rate: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
     }
 
-    /// Records one EAGLE step's acceptance: the drafted tree and the accepted path.
+    /// Records one EAGLE step's acceptance: the drafted tree and the accepted path. Called
+    /// once per step: counts are updated in place (nothing allocated).
     public func record(drafted: DraftTree, accepted: Acceptance, sampled: Bool) {
         state.withLock { all in
-            var s = all[sampled]!
-            for (i, node) in accepted.path.enumerated() {
+            let i = Self.index(sampled)
+            for (step, node) in accepted.path.enumerated() {
                 let children = drafted.children[node]
                 let depth = drafted.depths[node] + 1
                 guard depth <= Statistics.depths, !children.isEmpty else { continue }
-                for rank in 0..<min(children.count, Statistics.ranks) { s.trials[depth][rank] += 1 }
-                if i + 1 < accepted.path.count, let rank = children.firstIndex(of: accepted.path[i + 1]),
+                for rank in 0..<min(children.count, Statistics.ranks) { all[i].trials[Statistics.cell(depth, rank)] += 1 }
+                if step + 1 < accepted.path.count, let rank = children.firstIndex(of: accepted.path[step + 1]),
                    rank < Statistics.ranks {
-                    s.hits[depth][rank] += 1
+                    all[i].hits[Statistics.cell(depth, rank)] += 1
                 }
             }
-            all[sampled] = s
         }
     }
 
@@ -90,16 +97,27 @@ public final class TreePolicy: Sendable {
     public func recordRequest(tree: TreeConfig?, tokens: Int, seconds: Double, sampled: Bool) {
         guard tokens > 0, seconds > 0 else { return }
         state.withLock { all in
-            var m = tree.map { all[sampled]!.shapes[$0] ?? Measured() } ?? all[sampled]!.plain
-            m.tokens += tokens
-            m.seconds += seconds
-            if let tree { all[sampled]!.shapes[tree] = m } else { all[sampled]!.plain = m }
+            let i = Self.index(sampled)
+            if let tree {
+                all[i].shapes[tree, default: Measured()].tokens += tokens
+                all[i].shapes[tree, default: Measured()].seconds += seconds
+            } else {
+                all[i].plain.tokens += tokens
+                all[i].plain.seconds += seconds
+            }
         }
+    }
+
+    /// Records a finished generation decoded with `tree` (nil: plain): its decode phase, the
+    /// first token (sampled from the prefill) excluded. Cancelled generations are left out.
+    public func record(_ result: GenerationResult, tree: TreeConfig?, sampled: Bool) {
+        guard result.stopReason != .cancelled else { return }
+        recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled)
     }
 
     /// The best choice now for a greedy or sampled request.
     public func choose(sampled: Bool) -> TreeChoice {
-        let s = state.withLock { $0[sampled]! }
+        let s = statistics(sampled: sampled)
         // Plain decoding is measured before any tree is compared with it: its calibrated rate
         // leaves out per-token costs (sampling, detokenizing, events) that a tree's measured
         // rate includes, and trees are judged against what plain decoding really achieves.
@@ -118,37 +136,30 @@ public final class TreePolicy: Sendable {
         }
         let correction = ratios.sorted()[(ratios.count - 1) / 2]
 
-        var best = TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: plainRate, plainRate: plainRate,
-                              reason: "")
+        var best: (shape: TreeConfig, tokens: Double, rate: Double, measured: Bool)?
         for shape in candidates {
             let predicted = predictedRate(shape, s)
-            let measured = s.shapes[shape].flatMap { $0.tokens >= observedTokens ? $0 : nil }
-            let rate = measured?.rate ?? predicted.rate * correction
-            let tau = predicted.tokens
-            if rate > best.expectedRate {
-                best = TreeChoice(tree: shape, expectedTokensPerStep: tau, expectedRate: rate, plainRate: plainRate,
-                                  reason: measured == nil ? "predicted" : "measured")
-            }
+            let measured = s.shapes[shape].flatMap { $0.tokens >= observedTokens ? $0.rate : nil }
+            let rate = measured ?? predicted.rate * correction
+            if rate > (best?.rate ?? plainRate) { best = (shape, predicted.tokens, rate, measured != nil) }
         }
-        let basis = best.reason
-        if let tree = best.tree {
-            best.reason = String(format: "%@: %@ %.2f tokens/step, %.1f tok/s vs plain %.1f tok/s (%.2f×)",
-                                 Self.describe(tree), basis, best.expectedTokensPerStep, best.expectedRate, plainRate,
-                                 best.expectedRate / plainRate)
-        } else {
-            best.reason = String(format: "plain: no tree is expected to beat plain decoding (%.1f tok/s) on this machine",
-                                 plainRate)
+        guard let best else {
+            return TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: plainRate, plainRate: plainRate,
+                              reason: String(format: "plain: no tree is expected to beat plain decoding (%.1f tok/s) on this machine", plainRate))
         }
-        return best
+        let reason = String(format: "%@: %@ %.2f tokens/step, %.1f tok/s vs plain %.1f tok/s (%.2f×)",
+                            Self.describe(best.shape), best.measured ? "measured" : "predicted", best.tokens, best.rate,
+                            plainRate, best.rate / plainRate)
+        return TreeChoice(tree: best.shape, expectedTokensPerStep: best.tokens, expectedRate: best.rate, plainRate: plainRate,
+                          reason: reason)
     }
 
-    /// A copy of the statistics, for tests of the cost model.
-    func statisticsForTests(sampled: Bool) -> Statistics { state.withLock { $0[sampled]! } }
+    /// A copy of the greedy or sampled statistics.
+    func statistics(sampled: Bool) -> Statistics { state.withLock { $0[Self.index(sampled)] } }
 
     /// The smoothed estimate of P(the rank-`rank` draft at `depth` is accepted | its parent was).
     public func acceptanceRate(depth: Int, rank: Int, sampled: Bool) -> Double {
-        let s = state.withLock { $0[sampled]! }
-        return acceptance(depth: depth, rank: rank, s)
+        acceptance(depth: depth, rank: rank, statistics(sampled: sampled))
     }
 
     /// The cost model's tokens per step and tokens per second for `shape`.
@@ -178,10 +189,11 @@ public final class TreePolicy: Sendable {
         }
         guard depth <= Statistics.depths, rank < Statistics.ranks else { return prior }
         let weight = 8.0
-        return (s.hits[depth][rank] + weight * prior) / (s.trials[depth][rank] + weight)
+        let cell = Statistics.cell(depth, rank)
+        return (s.hits[cell] + weight * prior) / (s.trials[cell] + weight)
     }
 
-    /// "dynamic depth=2 top_k=1 total=3", or "static (n nodes)".
+    /// "dynamic depth=2 top_k=1 total=3", or "static 26 tokens".
     public static func describe(_ tree: TreeConfig) -> String {
         switch tree {
         case .dynamic(let d, let k, let t): return "dynamic depth=\(d) top_k=\(k) total=\(t)"

@@ -39,13 +39,16 @@ public enum TensorDType: String, Sendable {
     }
 }
 
-extension TensorDType {
-    /// Element `i` of an integer tensor (token ids, EAGLE-3's d2t); nil for other types.
-    func integer(at source: UnsafeRawPointer, index i: Int) -> Int? {
-        switch self {
-        case .i64: return Int(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-        case .i32: return Int(Int32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-        default: return nil
+extension TensorInfo {
+    /// This tensor as `count` integers, exactly (1-D int64 or int32: token ids, EAGLE-3's
+    /// d2t), from a file mapped at `base`. Shared by every checkpoint format.
+    func integers(_ name: String, count: Int, base: UnsafeRawPointer, file: String) throws(CheckpointError) -> [Int] {
+        guard shape == [count] else { throw .shapeMismatch(file: file, tensor: name, expected: [count], actual: shape) }
+        let source = base + offset
+        switch dtype {
+        case .i64: return (0..<count).map { Int(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }
+        case .i32: return (0..<count).map { Int(Int32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
+        default: throw .unsupportedDType(file: file, tensor: name, dtype: dtype.rawValue)
         }
     }
 }
@@ -160,12 +163,7 @@ public final class SafetensorsFile: Sendable {
     /// A 1-D integer tensor (int64 or int32) of `count` elements, exactly.
     public func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int] {
         guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
-        guard info.shape == [count] else { throw .shapeMismatch(file: path, tensor: name, expected: [count], actual: info.shape) }
-        let source = file.base + info.offset
-        guard info.dtype.integer(at: source, index: 0) != nil || count == 0 else {
-            throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
-        }
-        return (0..<count).map { info.dtype.integer(at: source, index: $0)! }
+        return try info.integers(name, count: count, base: file.base, file: path)
     }
 
     /// The bytes of tensor `name` in the mapping when it is stored as `dtype` (aligned to its

@@ -117,12 +117,8 @@ public final class TorchCheckpointFile: Sendable {
     /// A 1-D integer tensor (int64 or int32) of `count` elements, exactly (contiguous storage).
     public func readIntegers(_ name: String, count: Int) throws(CheckpointError) -> [Int] {
         guard let info = tensors[name] else { throw .missingTensor(name: name, directory: path) }
-        guard info.shape == [count] else { throw .shapeMismatch(file: path, tensor: name, expected: [count], actual: info.shape) }
-        let source = file.base + info.offset
-        guard strides[name] == nil, info.dtype.integer(at: source, index: 0) != nil || count == 0 else {
-            throw .unsupportedDType(file: path, tensor: name, dtype: info.dtype.rawValue)
-        }
-        return (0..<count).map { info.dtype.integer(at: source, index: $0)! }
+        guard strides[name] == nil else { throw .unsupportedDType(file: path, tensor: name, dtype: "strided \(info.dtype.rawValue)") }
+        return try info.integers(name, count: count, base: file.base, file: path)
     }
 
     public func read(_ name: String, expectedShape: [Int], into destination: UnsafeMutablePointer<Float>) throws(CheckpointError) {
