@@ -698,10 +698,31 @@ struct  Eagle__V1__ModelStats
    * the same for sampled requests
    */
   char *auto_sampled;
+  /*
+   * Batched serving: the model's requests share target passes (false: each runs its own).
+   */
+  protobuf_c_boolean batching;
+  /*
+   * target forward passes run while batching
+   */
+  uint64_t passes;
+  /*
+   * tokens (rows) in those passes
+   */
+  uint64_t pass_tokens;
+  /*
+   * requests in those passes, summed over passes
+   */
+  uint64_t pass_requests;
+  /*
+   * Passes by the number of requests in them: 1, 2, 3–4, 5–8, 9–16, 17 or more.
+   */
+  size_t n_pass_histogram;
+  uint64_t *pass_histogram;
 };
 #define EAGLE__V1__MODEL_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&eagle__v1__model_stats__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
 
 
 struct  Eagle__V1__StatsReply

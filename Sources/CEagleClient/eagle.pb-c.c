@@ -3428,7 +3428,7 @@ const ProtobufCMessageDescriptor eagle__v1__detokenize_result__descriptor =
   (ProtobufCMessageInit) eagle__v1__detokenize_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[11] =
+static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[16] =
 {
   {
     "name",
@@ -3562,14 +3562,79 @@ static const ProtobufCFieldDescriptor eagle__v1__model_stats__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "batching",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, batching),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "passes",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, passes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pass_tokens",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, pass_tokens),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pass_requests",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Eagle__V1__ModelStats, pass_requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pass_histogram",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Eagle__V1__ModelStats, n_pass_histogram),
+    offsetof(Eagle__V1__ModelStats, pass_histogram),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned eagle__v1__model_stats__field_indices_by_name[] = {
   6,   /* field[6] = active */
   9,   /* field[9] = auto_greedy */
   10,   /* field[10] = auto_sampled */
+  11,   /* field[11] = batching */
   8,   /* field[8] = errors */
   4,   /* field[4] = mean_accepted */
   0,   /* field[0] = name */
+  15,   /* field[15] = pass_histogram */
+  14,   /* field[14] = pass_requests */
+  13,   /* field[13] = pass_tokens */
+  12,   /* field[12] = passes */
   3,   /* field[3] = prompt_tokens */
   7,   /* field[7] = queued */
   1,   /* field[1] = requests */
@@ -3579,7 +3644,7 @@ static const unsigned eagle__v1__model_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange eagle__v1__model_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor eagle__v1__model_stats__descriptor =
 {
@@ -3589,7 +3654,7 @@ const ProtobufCMessageDescriptor eagle__v1__model_stats__descriptor =
   "Eagle__V1__ModelStats",
   "eagle.v1",
   sizeof(Eagle__V1__ModelStats),
-  11,
+  16,
   eagle__v1__model_stats__field_descriptors,
   eagle__v1__model_stats__field_indices_by_name,
   1,  eagle__v1__model_stats__number_ranges,

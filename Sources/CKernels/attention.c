@@ -38,15 +38,14 @@ static void weighted_sum(float *out, float p, const float *v, int hd) {
     for (int d = 0; d < hd; d++) out[d] = fmaf(p, v[d], out[d]);
 }
 
-static void attention_task(void *context, int t, int worker) {
-    const eagle_attention *a = context;
+static void attend_one(const eagle_attention *a, int t, int worker) {
     const int i = t / a->heads, h = t % a->heads, hd = a->head_dim;
     const int g = h / (a->heads / a->kv_heads);
     const int total = a->past + a->n;
     const float *q = a->q + (long)i * a->q_stride + (long)h * hd;
     const float *keys = a->keys + (long)g * a->capacity * hd;
     const float *values = a->values + (long)g * a->capacity * hd;
-    float *scores = a->scratch + (long)worker * a->capacity;
+    float *scores = a->scratch + (long)worker * (a->scratch_stride > 0 ? a->scratch_stride : a->capacity);
     float *out = a->out + (long)i * a->out_stride + (long)h * hd;
 
     float qs[max_head_dim];
@@ -74,12 +73,57 @@ static void attention_task(void *context, int t, int worker) {
     }
 }
 
+static void attention_task(void *context, int t, int worker) { attend_one(context, t, worker); }
+
+/* Too little work to be worth waking the pool. */
+static int is_small(long tasks, long keys, int head_dim) { return tasks * keys * head_dim < (1 << 15); }
+
 void eagle_attention_run(const eagle_attention *a) {
     const int tasks = a->n * a->heads;
     if (a->head_dim > max_head_dim || a->head_dim <= 0) return; /* refused at load (ModelConfig) */
-    if ((long)tasks * (a->past + a->n) * a->head_dim < (1 << 15)) {
-        for (int t = 0; t < tasks; t++) attention_task((void *)a, t, 0);
+    if (is_small(tasks, a->past + a->n, a->head_dim)) {
+        for (int t = 0; t < tasks; t++) attend_one(a, t, 0);
         return;
     }
     eagle_pool_run(attention_task, (void *)a, tasks);
+}
+
+enum { max_batch = 1024 };
+
+typedef struct {
+    const eagle_attention *a;
+    int count;
+    int first[max_batch + 1]; /* first[s]: the first task of sequence s; first[count] = all tasks */
+} batch_job;
+
+static void batch_task(void *context, int t, int worker) {
+    const batch_job *job = context;
+    int lo = 0, hi = job->count - 1; /* the sequence s with first[s] <= t < first[s + 1] */
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (job->first[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    attend_one(&job->a[lo], t - job->first[lo], worker);
+}
+
+void eagle_attention_run_batch(const eagle_attention *a, int count) {
+    if (count > max_batch) {
+        for (int s = 0; s < count; s += max_batch) eagle_attention_run_batch(a + s, count - s < max_batch ? count - s : max_batch);
+        return;
+    }
+    batch_job job = { .a = a, .count = count };
+    long work = 0;
+    job.first[0] = 0;
+    for (int s = 0; s < count; s++) {
+        if (a[s].head_dim > max_head_dim || a[s].head_dim <= 0) return; /* refused at load (ModelConfig) */
+        job.first[s + 1] = job.first[s] + a[s].n * a[s].heads;
+        work += (long)a[s].n * a[s].heads * (a[s].past + a[s].n) * a[s].head_dim;
+    }
+    const int tasks = job.first[count];
+    if (tasks == 0) return;
+    if (is_small(1, work, 1)) {
+        for (int t = 0; t < tasks; t++) batch_task(&job, t, 0);
+        return;
+    }
+    eagle_pool_run(batch_task, &job, tasks);
 }

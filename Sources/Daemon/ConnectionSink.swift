@@ -40,4 +40,6 @@ struct ConnectionSink: ResponseSink {
     func waitUntilWritable(isCancelled: () -> Bool) {
         flow.waitUntilWritable(isCancelled: isCancelled)
     }
+
+    var isWritable: Bool { flow.isWritable }
 }

@@ -133,8 +133,12 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     public var defaultMaxTokens: Int = 256
     /// Largest `max_tokens` a request may ask for.
     public var maxTokensLimit: Int = 8192
-    public var workers: Int = 2
+    /// Generations running at once per model. With batching they share each target pass,
+    /// so more of them cost little more than one until the pass becomes compute-bound.
+    public var workers: Int = 8
     public var queueLimit: Int = 64
+    /// A model's running generations share target passes (outputs are the same bits either way).
+    public var batching: Bool = true
     public var maxFrameBytes: Int = 4 << 20
     /// How long SIGTERM waits for in-flight work before cancelling it.
     public var drainTimeoutSeconds: Double = 60
@@ -149,7 +153,7 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case socket, models, access, workers
+        case socket, models, access, workers, batching
         case socketMode = "socket_mode"
         case defaultModel = "default_model"
         case modelRoot = "model_root"
@@ -177,6 +181,7 @@ public struct DaemonConfig: Sendable, Equatable, Codable {
         maxTokensLimit = try c.decodeIfPresent(Int.self, forKey: .maxTokensLimit) ?? d.maxTokensLimit
         workers = try c.decodeIfPresent(Int.self, forKey: .workers) ?? d.workers
         queueLimit = try c.decodeIfPresent(Int.self, forKey: .queueLimit) ?? d.queueLimit
+        batching = try c.decodeIfPresent(Bool.self, forKey: .batching) ?? d.batching
         maxFrameBytes = try c.decodeIfPresent(Int.self, forKey: .maxFrameBytes) ?? d.maxFrameBytes
         drainTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .drainTimeoutSeconds) ?? d.drainTimeoutSeconds
         connections = try c.decodeIfPresent(ConnectionLimits.self, forKey: .connections) ?? d.connections

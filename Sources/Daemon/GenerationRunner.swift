@@ -33,8 +33,15 @@ struct GenerationRunner: Sendable {
             let generator = factory.makeGenerator(plan.decoding.choice, for: model)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
-                // A client that does not read holds its stream here instead of in our buffers.
-                sink.waitUntilWritable(isCancelled: isCancelled)
+                // A client that does not read holds its stream here instead of in our buffers,
+                // and the requests sharing its passes stop waiting for it meanwhile.
+                if !sink.isWritable {
+                    if let combiner = model.combiner {
+                        combiner.away { sink.waitUntilWritable(isCancelled: isCancelled) }
+                    } else {
+                        sink.waitUntilWritable(isCancelled: isCancelled)
+                    }
+                }
                 var response = Eagle_V1_Response()
                 response.id = id
                 response.chunk = chunk
@@ -46,7 +53,8 @@ struct GenerationRunner: Sendable {
                 return .proceed
             }
             if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
-            model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: !plan.params.sampling.isGreedy)
+            model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: !plan.params.sampling.isGreedy,
+                                     company: plan.decoding.company)
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)

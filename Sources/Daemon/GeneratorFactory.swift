@@ -25,12 +25,16 @@ public struct DecodingDecision: Sendable {
     public var reason: String
     /// Tokens per step expected when the choice was made (1 for plain decoding).
     public var expectedTokensPerStep: Double
+    /// Requests expected to share each target pass (1: alone, or batching is off); the
+    /// request's speed is recorded under it.
+    public var company: Int
 
-    public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double) {
+    public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double, company: Int = 1) {
         self.choice = choice
         description = choice.tree.map(TreePolicy.describe) ?? "plain"
         self.reason = reason
         self.expectedTokensPerStep = expectedTokensPerStep
+        self.company = company
     }
 }
 
@@ -58,10 +62,11 @@ public struct StandardGeneratorFactory: GeneratorFactory {
     public func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {
         switch decoding {
         case .plain:
-            return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch)
+            return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch, combiner: model.combiner)
         case .eagle(let head, let tree):
             var generator = SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
             generator.policy = model.treePolicy
+            generator.combiner = model.combiner
             return generator
         }
     }
@@ -83,9 +88,10 @@ public struct StandardGeneratorFactory: GeneratorFactory {
                 return DecodingDecision(.eagle(head, .cpuDefault), reason: "automatic: the CPU default tree (the model was not calibrated)",
                                         expectedTokensPerStep: 0)
             }
-            let auto = policy.choose(sampled: sampled)
+            let auto = policy.choose(sampled: sampled, company: model.expectedCompany)
             let choice: DecodingChoice = auto.tree.map { .eagle(head, $0) } ?? .plain
-            return DecodingDecision(choice, reason: "automatic: " + auto.reason, expectedTokensPerStep: auto.expectedTokensPerStep)
+            return DecodingDecision(choice, reason: "automatic: " + auto.reason, expectedTokensPerStep: auto.expectedTokensPerStep,
+                                    company: auto.company)
         } else {
             // The CPU default is a dynamic tree; its fields fill what the request leaves at 0.
             guard case .dynamic(let depth, let topK, let total) = TreeConfig.cpuDefault else {

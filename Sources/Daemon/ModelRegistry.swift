@@ -23,6 +23,8 @@ public final class ModelRegistry: Sendable {
     private let defaultWorkers: Int
     private let defaultQueueLimit: Int
     private let queuedPerConnection: Int
+    /// Whether a model's requests share target passes.
+    private let batching: Bool
     /// The memory ledger every load and request is admitted against.
     public let memory: MemoryAdmission
 
@@ -35,6 +37,7 @@ public final class ModelRegistry: Sendable {
         defaultWorkers = config.workers
         defaultQueueLimit = config.queueLimit
         queuedPerConnection = config.connections.maxQueuedPerConnection
+        batching = config.batching
     }
 
     /// All served models in load order.
@@ -91,7 +94,7 @@ public final class ModelRegistry: Sendable {
         let served = ServedModel(
             name: spec.name, targetDirectory: spec.target, draftDirectory: spec.draft, weights: loaded,
             workers: spec.workers ?? defaultWorkers, queueLimit: spec.queueLimit ?? defaultQueueLimit,
-            queuedPerConnection: queuedPerConnection)
+            queuedPerConnection: queuedPerConnection, batching: batching)
         state.withLock { s in
             s.loading.remove(spec.name)
             s.models[spec.name] = served

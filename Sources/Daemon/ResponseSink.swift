@@ -9,9 +9,12 @@ public protocol ResponseSink: Sendable {
     /// Blocks a worker while the connection cannot take more output (its client is not
     /// reading), until it can or `isCancelled` turns true. Streams call it before each chunk.
     func waitUntilWritable(isCancelled: () -> Bool)
+    /// False while `waitUntilWritable` would block.
+    var isWritable: Bool { get }
 }
 
 extension ResponseSink {
     /// Sinks that never push back (in-process tests) do not wait.
     public func waitUntilWritable(isCancelled: () -> Bool) {}
+    public var isWritable: Bool { true }
 }

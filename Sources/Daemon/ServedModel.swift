@@ -20,6 +20,9 @@ public final class ServedModel: Sendable {
     /// Chooses trees for requests that leave them to the daemon (nil without a head, or when
     /// the loader did not calibrate: such requests get `TreeConfig.cpuDefault`).
     public let treePolicy: TreePolicy?
+    /// Shares target passes between the model's running requests (nil: batching is off and
+    /// each request runs its own passes).
+    public let combiner: PassCombiner?
     /// The weights' share of the daemon's memory ledger, given back when the model goes.
     let reservation: MemoryReservation?
     /// Bytes one request allocates (KV cache at full context plus scratch): plain decoding,
@@ -27,7 +30,7 @@ public final class ServedModel: Sendable {
     public let sessionBytes: (plain: Int, eagle: Int)
 
     public init(name: String, targetDirectory: String, draftDirectory: String?, weights: LoadedWeights,
-                workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil) {
+                workers: Int, queueLimit: Int, queuedPerConnection: Int? = nil, batching: Bool = true, passRows: Int = 64) {
         self.name = name
         self.targetDirectory = targetDirectory
         self.draftDirectory = draftDirectory
@@ -37,11 +40,20 @@ public final class ServedModel: Sendable {
         treePolicy = weights.treePolicy
         reservation = weights.reservation
         sessionBytes = weights.sessionBytes
+        combiner = batching ? PassCombiner(model: weights.model, maxRows: passRows, captureLayers: weights.head?.captureLayers ?? []) : nil
         scheduler = ModelScheduler(name: name, workers: workers, queueLimit: queueLimit,
                                    queuedPerConnection: queuedPerConnection ?? queueLimit)
     }
 
     public var vocabularySize: Int { model.config.vocabSize }
+
+    /// Requests a new request can expect to share each target pass with, itself included:
+    /// those running and waiting, up to the workers (1 with batching off).
+    public var expectedCompany: Int {
+        guard combiner != nil else { return 1 }
+        let load = scheduler.load
+        return min(scheduler.workerCount, load.active + load.queued + 1)
+    }
 
     /// KV-cache bytes one token of context costs a request (FP32 keys and values of every
     /// layer, plus the draft head's one layer when it has one).
@@ -109,9 +121,17 @@ public final class ServedModel: Sendable {
     public var stats: Eagle_V1_ModelStats {
         let load = scheduler.load
         var stats = statistics.snapshot(name: name, active: load.active, queued: load.queued)
+        if let combiner {
+            let passes = combiner.snapshot
+            stats.batching = true
+            stats.passes = UInt64(passes.passes)
+            stats.passTokens = UInt64(passes.rows)
+            stats.passRequests = UInt64(passes.sessions)
+            stats.passHistogram = passes.sessionHistogram.map { UInt64($0) }
+        }
         if let treePolicy {
-            stats.autoGreedy = treePolicy.choose(sampled: false).reason
-            stats.autoSampled = treePolicy.choose(sampled: true).reason
+            stats.autoGreedy = treePolicy.choose(sampled: false, company: expectedCompany).reason
+            stats.autoSampled = treePolicy.choose(sampled: true, company: expectedCompany).reason
         }
         return stats
     }

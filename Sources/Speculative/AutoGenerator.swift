@@ -12,6 +12,8 @@ public struct AutoGenerator: TokenGenerator {
     public let maxBatch: Int
     /// Told each request's choice before it runs.
     public var onChoice: (@Sendable (TreeChoice) -> Void)?
+    /// Shares each target pass with the model's other requests.
+    public var combiner: PassCombiner?
 
     public init(model: LlamaModel, head: EagleHead, tokenizer: Tokenizer?, policy: TreePolicy, maxBatch: Int = 64) {
         self.model = model
@@ -32,9 +34,10 @@ public struct AutoGenerator: TokenGenerator {
         if let tree = choice.tree {
             var eagle = SpeculativeGenerator(model: model, head: head, tokenizer: tokenizer, tree: tree, maxBatch: maxBatch)
             eagle.policy = policy
+            eagle.combiner = combiner
             generator = eagle
         } else {
-            generator = PlainGenerator(model: model, tokenizer: tokenizer, maxBatch: maxBatch)
+            generator = PlainGenerator(model: model, tokenizer: tokenizer, maxBatch: maxBatch, combiner: combiner)
         }
         let result = try generator.generate(prompt: prompt, params: params, isCancelled: isCancelled, onEvent: onEvent)
         policy.record(result, tree: choice.tree, sampled: sampled)

@@ -68,6 +68,9 @@ public struct PassCosts: Sendable, Equatable {
     /// to 8 (a draft level holds top-k ≤ 8 nodes; commits hold the accepted tokens).
     public static let targetSizes = [1, 2, 3, 4, 6, 8, 12, 16]
     public static let headSizes = [1, 2, 3, 4, 6, 8]
+    /// Larger target passes, measured last while the budget lasts: what a pass shared by
+    /// several requests' trees costs (batched serving).
+    public static let sharedTargetSizes = [24, 32, 48, 64]
 
     /// Measures the passes (after a warm-up round over every size, the fastest of
     /// `repetitions`: on a shared machine the slower runs are the ones something else
@@ -80,7 +83,7 @@ public struct PassCosts: Sendable, Equatable {
         let clock = ContinuousClock()
         let start = clock.now
         let context = 16
-        let maxBatch = max(targetSizes.last!, headSizes.last!)
+        let maxBatch = max(sharedTargetSizes.last!, headSizes.last!)
         let capacity = context + maxBatch + 1
         let session = model.makeSession(maxBatch: maxBatch, contextLength: capacity)
         let vocabulary = model.config.vocabSize
@@ -126,6 +129,9 @@ public struct PassCosts: Sendable, Equatable {
         var headCosts: [Point] = []
         for n in headSizes where headCosts.count < 2 || withinBudget() {
             headCosts.append(Point(n, try fastest { try headPass(n) }))
+        }
+        for n in sharedTargetSizes where withinBudget() {
+            target.append(Point(n, try fastest { try targetPass(n) }))
         }
         return PassCosts(target: target, head: headCosts)
     }

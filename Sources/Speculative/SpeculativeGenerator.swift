@@ -22,6 +22,8 @@ public struct SpeculativeGenerator: TokenGenerator {
     public let maxBatch: Int
     /// Told what each step accepted, so it can choose later trees.
     public var policy: TreePolicy?
+    /// Shares each target pass with the model's other requests (same outputs, fewer weight streams).
+    public var combiner: PassCombiner?
     var rule = AcceptanceRule.exact
 
     public init(model: LlamaModel, head: EagleHead, tokenizer: Tokenizer?, tree: TreeConfig = .cpuDefault, maxBatch: Int = 64) {
@@ -39,6 +41,8 @@ public struct SpeculativeGenerator: TokenGenerator {
         try params.validate()
         try tree.validate(maxVerified: maxBatch)
         let target = model.makeSession(maxBatch: maxBatch, captureLayers: head.captureLayers)
+        if let combiner { target.join(combiner) }
+        defer { target.leave() }
         guard !prompt.isEmpty else { throw InferenceError.emptyInput }
         guard prompt.count < target.cache.capacity else {
             throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: target.cache.capacity)

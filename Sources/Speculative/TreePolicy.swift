@@ -13,6 +13,8 @@ public struct TreeChoice: Sendable, Equatable {
     public var plainRate: Double
     /// One sentence for the result and the logs.
     public var reason: String
+    /// Requests the choice expected to share each target pass with (1: alone).
+    public var company: Int = 1
 }
 
 /// Cost-aware tree choice for one model and head: picks the tree (or plain decoding) that
@@ -61,10 +63,23 @@ public final class TreePolicy: Sendable {
         /// [(depths + 1) × ranks], by depth then rank (depth 0 unused).
         var trials = [Double](repeating: 0, count: (depths + 1) * ranks)
         var hits = [Double](repeating: 0, count: (depths + 1) * ranks)
-        var shapes: [TreeConfig: Measured] = [:]
-        var plain = Measured()
+        /// Measured rates by shape and company bucket, and of plain decoding by company bucket.
+        var shapes: [ShapeKey: Measured] = [:]
+        var plain = [Measured](repeating: Measured(), count: companyBuckets)
 
         static func cell(_ depth: Int, _ rank: Int) -> Int { depth * ranks + rank }
+    }
+
+    struct ShapeKey: Hashable {
+        var tree: TreeConfig
+        var bucket: Int
+    }
+
+    /// Requests sharing a pass, in buckets whose members decode at similar rates: 1, 2, 3–4,
+    /// 5–8, 9–16, 17 or more.
+    static let companyBuckets = 6
+    static func bucket(_ company: Int) -> Int {
+        company <= 1 ? 0 : company == 2 ? 1 : company <= 4 ? 2 : company <= 8 ? 3 : company <= 16 ? 4 : 5
     }
 
     struct Measured {
@@ -92,66 +107,78 @@ public final class TreePolicy: Sendable {
     }
 
     /// Records a finished request's decoding speed: `tokens` generated after the first in
-    /// `seconds` of decoding, with `tree` (nil: plain decoding). Measured the same way for
-    /// every choice, so the rates compare.
-    public func recordRequest(tree: TreeConfig?, tokens: Int, seconds: Double, sampled: Bool) {
+    /// `seconds` of decoding, with `tree` (nil: plain decoding), while `company` requests
+    /// (itself included) shared its passes. Measured the same way for every choice, so the
+    /// rates compare.
+    public func recordRequest(tree: TreeConfig?, tokens: Int, seconds: Double, sampled: Bool, company: Int = 1) {
         guard tokens > 0, seconds > 0 else { return }
+        let bucket = Self.bucket(company)
         state.withLock { all in
             let i = Self.index(sampled)
             if let tree {
-                all[i].shapes[tree, default: Measured()].tokens += tokens
-                all[i].shapes[tree, default: Measured()].seconds += seconds
+                all[i].shapes[ShapeKey(tree: tree, bucket: bucket), default: Measured()].tokens += tokens
+                all[i].shapes[ShapeKey(tree: tree, bucket: bucket), default: Measured()].seconds += seconds
             } else {
-                all[i].plain.tokens += tokens
-                all[i].plain.seconds += seconds
+                all[i].plain[bucket].tokens += tokens
+                all[i].plain[bucket].seconds += seconds
             }
         }
     }
 
     /// Records a finished generation decoded with `tree` (nil: plain): its decode phase, the
     /// first token (sampled from the prefill) excluded. Cancelled generations are left out.
-    public func record(_ result: GenerationResult, tree: TreeConfig?, sampled: Bool) {
+    public func record(_ result: GenerationResult, tree: TreeConfig?, sampled: Bool, company: Int = 1) {
         guard result.stopReason != .cancelled else { return }
-        recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled)
+        recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled, company: company)
     }
 
-    /// The best choice now for a greedy or sampled request.
-    public func choose(sampled: Bool) -> TreeChoice {
+    /// The best choice now for a greedy or sampled request that will share each target pass
+    /// with `company` requests (itself included; 1 when it runs alone). In company a tree's
+    /// rows are verified beside the others' (the pass costs what all their rows cost) and every
+    /// request's drafting takes its turn on the cores, so the trees that pay shrink as company
+    /// grows, down to plain decoding.
+    public func choose(sampled: Bool, company: Int = 1) -> TreeChoice {
         let s = statistics(sampled: sampled)
+        let company = max(1, company), bucket = Self.bucket(company)
+        let among = company > 1 ? " with \(company) requests sharing each pass" : ""
         // Plain decoding is measured before any tree is compared with it: its calibrated rate
         // leaves out per-token costs (sampling, detokenizing, events) that a tree's measured
         // rate includes, and trees are judged against what plain decoding really achieves.
-        guard s.plain.tokens >= observedTokens else {
-            let predicted = 1 / costs.targetSeconds(1)
+        guard s.plain[bucket].tokens >= observedTokens else {
+            let predicted = Double(1) / costs.targetSeconds(Double(company))
             return TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: predicted, plainRate: predicted,
-                              reason: "plain: measuring plain decoding first (\(s.plain.tokens) of \(observedTokens) tokens), to compare trees with")
+                              reason: "plain: measuring plain decoding first\(among) (\(s.plain[bucket].tokens) of \(observedTokens) tokens), to compare trees with",
+                              company: company)
         }
-        let plainRate = s.plain.rate
-        // Measured ÷ predicted over the choices with enough tokens (plain included): what the
-        // cost model leaves out. It corrects the predictions of the trees not measured yet; the
-        // lower median errs toward the more pessimistic figure while there are few.
-        var ratios = [plainRate * costs.targetSeconds(1)]
-        for (shape, m) in s.shapes where m.tokens >= observedTokens {
-            ratios.append(m.rate / predictedRate(shape, s).rate)
+        let plainRate = s.plain[bucket].rate
+        // Measured ÷ predicted over the choices with enough tokens in this company (plain
+        // included): what the cost model leaves out. It corrects the predictions of the trees
+        // not measured yet; the lower median errs toward the more pessimistic figure while
+        // there are few.
+        var ratios = [plainRate * costs.targetSeconds(Double(company))]
+        for (key, m) in s.shapes where key.bucket == bucket && m.tokens >= observedTokens {
+            ratios.append(m.rate / predictedRate(key.tree, s, company: company).rate)
         }
         let correction = ratios.sorted()[(ratios.count - 1) / 2]
 
         var best: (shape: TreeConfig, tokens: Double, rate: Double, measured: Bool)?
         for shape in candidates {
-            let predicted = predictedRate(shape, s)
-            let measured = s.shapes[shape].flatMap { $0.tokens >= observedTokens ? $0.rate : nil }
+            let predicted = predictedRate(shape, s, company: company)
+            let measured = s.shapes[ShapeKey(tree: shape, bucket: bucket)].flatMap { $0.tokens >= observedTokens ? $0.rate : nil }
             let rate = measured ?? predicted.rate * correction
             if rate > (best?.rate ?? plainRate) { best = (shape, predicted.tokens, rate, measured != nil) }
         }
         guard let best else {
             return TreeChoice(tree: nil, expectedTokensPerStep: 1, expectedRate: plainRate, plainRate: plainRate,
-                              reason: String(format: "plain: no tree is expected to beat plain decoding (%.1f tok/s) on this machine", plainRate))
+                              reason: String(format: "plain: no tree is expected to beat plain decoding (%.1f tok/s)%@ on this machine",
+                                             plainRate, among),
+                              company: company)
         }
-        let reason = String(format: "%@: %@ %.2f tokens/step, %.1f tok/s vs plain %.1f tok/s (%.2f×)",
+        let reason = String(format: "%@: %@ %.2f tokens/step, %.1f tok/s vs plain %.1f tok/s (%.2f×)%@",
                             Self.describe(best.shape), best.measured ? "measured" : "predicted", best.tokens, best.rate,
-                            plainRate, best.rate / plainRate)
+                            plainRate, best.rate / plainRate, among)
         return TreeChoice(tree: best.shape, expectedTokensPerStep: best.tokens, expectedRate: best.rate, plainRate: plainRate,
-                          reason: reason)
+                          reason: reason, company: company)
     }
 
     /// A copy of the greedy or sampled statistics.
@@ -162,8 +189,9 @@ public final class TreePolicy: Sendable {
         acceptance(depth: depth, rank: rank, statistics(sampled: sampled))
     }
 
-    /// The cost model's tokens per step and tokens per second for `shape`.
-    func predictedRate(_ shape: TreeConfig, _ s: Statistics) -> (tokens: Double, rate: Double) {
+    /// The cost model's tokens per step and tokens per second for `shape`, for one of
+    /// `company` requests drafting the same shape and sharing each target pass.
+    func predictedRate(_ shape: TreeConfig, _ s: Statistics, company: Int = 1) -> (tokens: Double, rate: Double) {
         guard case .dynamic(let depth, let k, let total) = shape else { return (1, 0) }
         var tokens = 1.0, reach = 1.0
         for d in 1...depth {
@@ -172,8 +200,8 @@ public final class TreePolicy: Sendable {
             reach *= min(1, level)
             tokens += reach
         }
-        let seconds = Double(depth - 1) * costs.headSeconds(Double(k)) + costs.targetSeconds(Double(total))
-            + costs.headSeconds(tokens)
+        let drafting = Double(depth - 1) * costs.headSeconds(Double(k)) + costs.headSeconds(tokens)
+        let seconds = Double(company) * drafting + costs.targetSeconds(Double(company * total))
         return (tokens, tokens / seconds)
     }
 

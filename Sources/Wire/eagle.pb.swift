@@ -1063,6 +1063,21 @@ public nonisolated struct Eagle_V1_ModelStats: Sendable {
   /// the same for sampled requests
   public var autoSampled: String = String()
 
+  /// Batched serving: the model's requests share target passes (false: each runs its own).
+  public var batching: Bool = false
+
+  /// target forward passes run while batching
+  public var passes: UInt64 = 0
+
+  /// tokens (rows) in those passes
+  public var passTokens: UInt64 = 0
+
+  /// requests in those passes, summed over passes
+  public var passRequests: UInt64 = 0
+
+  /// Passes by the number of requests in them: 1, 2, 3–4, 5–8, 9–16, 17 or more.
+  public var passHistogram: [UInt64] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2707,7 +2722,7 @@ nonisolated extension Eagle_V1_DetokenizeResult: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}requests\0\u{3}tokens_generated\0\u{3}prompt_tokens\0\u{3}mean_accepted\0\u{3}tokens_per_second\0\u{1}active\0\u{1}queued\0\u{1}errors\0\u{3}auto_greedy\0\u{3}auto_sampled\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}requests\0\u{3}tokens_generated\0\u{3}prompt_tokens\0\u{3}mean_accepted\0\u{3}tokens_per_second\0\u{1}active\0\u{1}queued\0\u{1}errors\0\u{3}auto_greedy\0\u{3}auto_sampled\0\u{1}batching\0\u{1}passes\0\u{3}pass_tokens\0\u{3}pass_requests\0\u{3}pass_histogram\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2726,6 +2741,11 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.errors) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.autoGreedy) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.autoSampled) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.batching) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.passes) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.passTokens) }()
+      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.passRequests) }()
+      case 16: try { try decoder.decodeRepeatedUInt64Field(value: &self.passHistogram) }()
       default: break
       }
     }
@@ -2765,6 +2785,21 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.autoSampled.isEmpty {
       try visitor.visitSingularStringField(value: self.autoSampled, fieldNumber: 11)
     }
+    if self.batching != false {
+      try visitor.visitSingularBoolField(value: self.batching, fieldNumber: 12)
+    }
+    if self.passes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.passes, fieldNumber: 13)
+    }
+    if self.passTokens != 0 {
+      try visitor.visitSingularUInt64Field(value: self.passTokens, fieldNumber: 14)
+    }
+    if self.passRequests != 0 {
+      try visitor.visitSingularUInt64Field(value: self.passRequests, fieldNumber: 15)
+    }
+    if !self.passHistogram.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.passHistogram, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2780,6 +2815,11 @@ nonisolated extension Eagle_V1_ModelStats: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.errors != rhs.errors {return false}
     if lhs.autoGreedy != rhs.autoGreedy {return false}
     if lhs.autoSampled != rhs.autoSampled {return false}
+    if lhs.batching != rhs.batching {return false}
+    if lhs.passes != rhs.passes {return false}
+    if lhs.passTokens != rhs.passTokens {return false}
+    if lhs.passRequests != rhs.passRequests {return false}
+    if lhs.passHistogram != rhs.passHistogram {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

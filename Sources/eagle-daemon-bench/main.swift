@@ -79,8 +79,9 @@ struct DaemonBench: ParsableCommand {
         print("concurrent clients (\(requests) requests of \(tokens) tokens, \(workers) workers)")
         print("clients   wall       tok/s    mean latency   mean TTFT")
         for clients in [1, 4, 16] {
-            let result = try Self.throughput(path: config.socket, clients: clients, requests: requests, prompts: prompts, tokens: tokens)
-            print(String(format: "%7d %7.2f s %9.0f %11.1f ms %9.1f ms", clients, result.wall, Double(result.tokens) / result.wall,
+            let result = try BatchingBench.level(path: config.socket, clients: clients, perClient: max(1, requests / clients),
+                                                 prompts: prompts, tokens: tokens, speculative: nil)
+            print(String(format: "%7d %7.2f s %9.0f %11.1f ms %9.1f ms", clients, result.wall, result.throughput,
                          result.meanLatency * 1e3, result.meanFirstToken * 1e3))
         }
     }
@@ -138,36 +139,6 @@ struct DaemonBench: ParsableCommand {
         let wall = (ContinuousClock.now - start).seconds
         return Run(wall: wall, tokens: response.generate.ids.count, firstToken: first?.seconds ?? wall, requests: 1)
     }
-
-    static func throughput(path: String, clients: Int, requests: Int, prompts: [[TokenID]], tokens: Int) throws
-        -> (wall: Double, tokens: Int, meanLatency: Double, meanFirstToken: Double) {
-        let runs = Mutex<[Run]>([])
-        let failures = Mutex<[String]>([])
-        let group = DispatchGroup()
-        let start = ContinuousClock.now
-        for c in 0..<clients {
-            group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
-                do {
-                    let client = try WireClient(path: path)
-                    try client.hello(clientName: "bench-\(c)")
-                    for r in stride(from: c, to: requests, by: clients) {
-                        let run = try overSocket(client, prompts[r % prompts.count], tokens: tokens, stream: true)
-                        runs.withLock { $0.append(run) }
-                    }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
-                }
-            }
-        }
-        group.wait()
-        let wall = (ContinuousClock.now - start).seconds
-        if let failure = failures.withLock({ $0.first }) { throw ValidationError("a client failed: \(failure)") }
-        let all = runs.withLock { $0 }
-        let n = Double(max(1, all.count))
-        return (wall, all.map(\.tokens).reduce(0, +), all.map(\.wall).reduce(0, +) / n, all.map(\.firstToken).reduce(0, +) / n)
-    }
 }
 
 /// `eagle-daemon-bench [overhead]` (figures of the daemon path) and `eagle-daemon-bench soak`.
@@ -175,7 +146,7 @@ struct DaemonBenchTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eagle-daemon-bench",
         abstract: "Benchmarks of the daemon: its overhead and concurrency, and a soak of a real eagled.",
-        subcommands: [DaemonBench.self, Soak.self], defaultSubcommand: DaemonBench.self)
+        subcommands: [DaemonBench.self, BatchingBench.self, Soak.self], defaultSubcommand: DaemonBench.self)
 }
 
 DaemonBenchTool.main()

@@ -15,6 +15,9 @@ func prometheusText(_ stats: Eagle_V1_StatsReply) -> String {
         ("eagled_tokens_per_second", "gauge", "Generated tokens divided by decode time, over all requests.", { sample($0.tokensPerSecond) }),
         ("eagled_active_requests", "gauge", "Generations running now.", { "\($0.active)" }),
         ("eagled_queued_requests", "gauge", "Generate requests waiting for a worker.", { "\($0.queued)" }),
+        ("eagled_batched_passes_total", "counter", "Target forward passes shared by the model's requests (0 with batching off).", { "\($0.passes)" }),
+        ("eagled_batched_pass_tokens_total", "counter", "Tokens (rows) in those passes.", { "\($0.passTokens)" }),
+        ("eagled_batched_pass_requests_total", "counter", "Requests in those passes, summed over passes.", { "\($0.passRequests)" }),
     ]
     var text = ""
     for metric in metrics {

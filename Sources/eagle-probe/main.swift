@@ -174,6 +174,7 @@ struct Stats: ParsableCommand {
             print(String(format: "uptime %.1f s", response.stats.uptimeSeconds))
             for m in response.stats.models {
                 print(statsLine(m))
+                if m.batching { print("\t" + batchingLine(m)) }
                 if !m.autoGreedy.isEmpty { print("\tauto (greedy): \(m.autoGreedy)\n\tauto (sampled): \(m.autoSampled)") }
             }
         }
@@ -184,6 +185,15 @@ struct Stats: ParsableCommand {
 func statsLine(_ m: Eagle_V1_ModelStats) -> String {
     String(format: "%@\trequests %llu (errors %llu), tokens %llu, prompt tokens %llu, mean accepted %.2f, %.1f tok/s, active %u, queued %u",
            m.name, m.requests, m.errors, m.tokensGenerated, m.promptTokens, m.meanAccepted, m.tokensPerSecond, m.active, m.queued)
+}
+
+/// "batched passes 120, 3.2 requests and 5.1 tokens per pass; requests per pass 1: 10, 2: 30, …".
+func batchingLine(_ m: Eagle_V1_ModelStats) -> String {
+    let passes = max(1, Double(m.passes))
+    let labels = ["1", "2", "3-4", "5-8", "9-16", "17+"]
+    let histogram = zip(labels, m.passHistogram).map { "\($0): \($1)" }.joined(separator: ", ")
+    return String(format: "batched passes %llu, %.2f requests and %.2f tokens per pass; requests per pass ", m.passes,
+                  Double(m.passRequests) / passes, Double(m.passTokens) / passes) + histogram
 }
 
 struct Tokenize: ParsableCommand {

@@ -28,6 +28,7 @@ struct EagleDaemon: AsyncParsableCommand {
     @Option(help: "Directory under which runtime load requests must lie (none: runtime loads refused).") var modelRoot: String?
     @Option(help: "Generations run at once per model.") var workers: Int?
     @Option(help: "Requests that may wait per model beyond the running ones.") var queueLimit: Int?
+    @Option(help: "Whether a model's running generations share target passes: on (default) or off.") var batching: String?
     @Option(help: "max_tokens when a request leaves it unset.") var defaultMaxTokens: Int?
     @Option(help: "Largest max_tokens a request may ask for.") var maxTokensLimit: Int?
     @Option(help: "Largest frame accepted, in bytes.") var maxFrameBytes: Int?
@@ -60,6 +61,13 @@ struct EagleDaemon: AsyncParsableCommand {
         if let modelRoot { settings.modelRoot = modelRoot }
         if let workers { settings.workers = workers }
         if let queueLimit { settings.queueLimit = queueLimit }
+        if let batching {
+            switch batching.lowercased() {
+            case "on", "true", "1": settings.batching = true
+            case "off", "false", "0": settings.batching = false
+            default: throw ValidationError("--batching expects on or off, got '\(batching)'")
+            }
+        }
         if let defaultMaxTokens { settings.defaultMaxTokens = defaultMaxTokens }
         if let maxTokensLimit { settings.maxTokensLimit = maxTokensLimit }
         if let maxFrameBytes { settings.maxFrameBytes = maxFrameBytes }

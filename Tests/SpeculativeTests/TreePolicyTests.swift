@@ -54,6 +54,29 @@ import Tokenization
         #expect(policy.acceptanceRate(depth: 2, rank: 0, sampled: false) < 0.1)
     }
 
+    /// A memory-bound model whose passes stay flat up to 8 rows and then grow with their rows:
+    /// alone a deep chain pays; beside 3 other requests the pass of all their trees is no
+    /// longer free and a shallower tree wins; beside 15 others plain decoding does.
+    @Test func smallerTreesAsCompanyGrows() {
+        let policy = TreePolicy(costs: Self.costs(target: { $0 <= 8 ? 10 : 10 + 1.25 * Double($0 - 8) }, head: { _ in 0.5 }))
+        Self.recordChain(policy, depth: 6, accepted: 6, times: 60)
+        Self.recordChain(policy, depth: 6, accepted: 1, times: 140)
+        for company in [1, 4, 16] {
+            let plain = policy.costs.targetSeconds(Double(company))
+            policy.recordRequest(tree: nil, tokens: 1000, seconds: 1000 * plain, sampled: false, company: company)
+        }
+        let alone = policy.choose(sampled: false)
+        let four = policy.choose(sampled: false, company: 4)
+        let sixteen = policy.choose(sampled: false, company: 16)
+        #expect(alone.company == 1 && four.company == 4 && sixteen.company == 16)
+        #expect(alone.tree != nil && four.tree != nil, "\(alone.reason) / \(four.reason)")
+        #expect((Self.depth(four) ?? 0) < (Self.depth(alone) ?? 0), "\(alone.reason) / \(four.reason)")
+        #expect(sixteen.tree == nil, "\(sixteen.reason)")
+        #expect(sixteen.reason.contains("16 requests"))
+        // Plain decoding is measured per company: with 2 requests nothing was measured yet.
+        #expect(policy.choose(sampled: false, company: 2).reason.contains("measuring plain decoding first"))
+    }
+
     @Test func plainWhenNoTreeCanPay() {
         // A small model in cache: passes cost in proportion to their tokens and the head
         // almost as much as the target — even drafts that are always accepted lose.
@@ -128,7 +151,7 @@ import Tokenization
     @Test func calibrationMeasuresTheFixture() throws {
         let (model, head) = try Self.bundled()
         let costs = try PassCosts.measure(model: model, head: head, repetitions: 1)
-        #expect(costs.target.map(\.tokens) == PassCosts.targetSizes)
+        #expect(costs.target.map(\.tokens) == PassCosts.targetSizes + PassCosts.sharedTargetSizes)
         #expect(costs.head.map(\.tokens) == PassCosts.headSizes)
         #expect(costs.target.allSatisfy { $0.seconds > 0 } && costs.head.allSatisfy { $0.seconds > 0 })
         #expect(costs.targetSeconds(16) > costs.targetSeconds(1))

@@ -92,12 +92,20 @@ typedef struct {
     /// are visible to all and allowed[i·mask_columns + (j − mask_start)] != 0 decides the rest.
     const uint8_t *allowed;
     int32_t mask_start, mask_columns;
-    float *scratch;            ///< [eagle_pool_threads() × capacity] scores, one row per worker
+    float *scratch;            ///< [eagle_pool_threads() × stride] scores, one row per worker
+    int32_t scratch_stride;    ///< floats between workers' score rows (≥ past + n); 0 = capacity
 } eagle_attention;
 
 /// Runs every (token, head) pair as one pool task. Keys are visited in cache order and masked
 /// keys are skipped (never multiplied by zero), so a token's output does not depend on the
 /// other tokens of the pass.
 void eagle_attention_run(const eagle_attention *a);
+
+/// Runs `count` attentions (the sequences of one batched pass, each over its own cache) as
+/// one pool job of every (sequence, token, head) triple. Each triple computes exactly what
+/// `eagle_attention_run` computes for it alone. Workers share scratch rows, so sequences
+/// whose scratch is the same buffer must give a `scratch_stride` no smaller than any of
+/// their `past + n`.
+void eagle_attention_run_batch(const eagle_attention *a, int count);
 
 #endif

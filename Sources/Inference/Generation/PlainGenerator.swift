@@ -9,11 +9,14 @@ public struct PlainGenerator: TokenGenerator {
     public let model: LlamaModel
     public let tokenizer: Tokenizer?
     public let maxBatch: Int
+    /// Shares each pass with the model's other requests (same outputs, fewer weight streams).
+    public var combiner: PassCombiner?
 
-    public init(model: LlamaModel, tokenizer: Tokenizer?, maxBatch: Int = 64) {
+    public init(model: LlamaModel, tokenizer: Tokenizer?, maxBatch: Int = 64, combiner: PassCombiner? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.maxBatch = maxBatch
+        self.combiner = combiner
     }
 
     public func generate(
@@ -22,6 +25,8 @@ public struct PlainGenerator: TokenGenerator {
     ) throws -> GenerationResult {
         try params.validate()
         let session = model.makeSession(maxBatch: maxBatch)
+        if let combiner { session.join(combiner) }
+        defer { session.leave() }
         guard prompt.count < session.cache.capacity else {
             throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: session.cache.capacity)
         }

@@ -58,6 +58,8 @@ public final class InferenceSession {
     private let x: FloatBuffer        // [maxBatch × hidden] residual stream
     private let hidden: FloatBuffer   // [maxBatch × hidden] final-norm states
     private let logits: FloatBuffer   // [maxBatch × vocab]
+    /// The combiner this session's passes go through while it is joined.
+    public private(set) var combiner: PassCombiner?
 
     init(model: LlamaModel, maxBatch: Int, contextLength: Int, captureLayers: [Int] = []) {
         let c = model.config
@@ -67,6 +69,25 @@ public final class InferenceSession {
         x = FloatBuffer(count: maxBatch * c.hiddenSize)
         hidden = FloatBuffer(count: maxBatch * c.hiddenSize)
         logits = FloatBuffer(count: maxBatch * c.vocabSize)
+    }
+
+    deinit { leave() }
+
+    /// From now on, runs this session's passes together with the other sessions joined to
+    /// `combiner` (its outputs stay the same bits). False, and nothing changes, when the
+    /// combiner cannot take this session (another model, larger passes, other recorded layers).
+    @discardableResult
+    public func join(_ combiner: PassCombiner) -> Bool {
+        guard self.combiner == nil, combiner.accepts(self) else { return false }
+        self.combiner = combiner
+        combiner.arrive()
+        return true
+    }
+
+    /// Runs passes alone again.
+    public func leave() {
+        combiner?.depart()
+        combiner = nil
     }
 
     /// Bytes of scratch and cache this session holds.
@@ -90,6 +111,11 @@ public final class InferenceSession {
         for t in tokens where t < 0 || Int(t) >= c.vocabSize {
             throw .tokenOutOfRange(token: t, vocabularySize: c.vocabSize)
         }
+        if let combiner {
+            let request = PassRequest(session: self, tokens: tokens, positions: positions, mask: mask, selection: selection)
+            combiner.run(request)
+            return output(count: n, firstLogitsToken: request.logitRows.lowerBound)
+        }
         for i in 0..<n {
             model.weights.embedding.copyRow(Int(tokens[i]), into: x.pointer + i * d)
         }
@@ -107,6 +133,24 @@ public final class InferenceSession {
         }
         return ForwardOutput(session: self, count: n, vocabularySize: c.vocabSize, hiddenSize: d, logitsBase: logits.pointer,
                              firstLogitsToken: first, hiddenBase: hidden.pointer)
+    }
+
+    /// A view of the last pass's outputs: `count` new tokens, logits from `firstLogitsToken` on.
+    func output(count: Int, firstLogitsToken: Int) -> ForwardOutput {
+        ForwardOutput(session: self, count: count, vocabularySize: model.config.vocabSize, hiddenSize: model.config.hiddenSize,
+                      logitsBase: logits.pointer, firstLogitsToken: firstLogitsToken, hiddenBase: hidden.pointer)
+    }
+
+    /// Takes a combined pass's outputs for this session's `count` new tokens: their final-norm
+    /// states, the logits of its `logitRows` selected rows, and the recorded layer inputs.
+    func receive(count: Int, hidden source: UnsafePointer<Float>, logits sourceLogits: UnsafePointer<Float>, logitRows: Int,
+                 captured: UnsafePointer<Float>?) {
+        let c = model.config
+        hidden.pointer.update(from: source, count: count * c.hiddenSize)
+        logits.pointer.update(from: sourceLogits, count: logitRows * c.vocabSize)
+        if let captured {
+            stack.captured.pointer.update(from: captured, count: count * stack.captureLayers.count * c.hiddenSize)
+        }
     }
 
     /// Convenience over `forward(_:positions:mask:logits:)` for arrays.
@@ -134,7 +178,7 @@ public final class InferenceSession {
         return try tokens.withUnsafeBufferPointer { all in
             var start = 0
             while true {
-                let end = min(start + maxBatch, all.count)
+                let end = min(start + (combiner?.prefillChunk(sessionMaximum: maxBatch) ?? maxBatch), all.count)
                 let chunk = UnsafeBufferPointer(rebasing: all[start..<end])
                 let output = try forward(chunk, logits: end == all.count ? .last : .none)
                 try onChunk(start..<end, output)
