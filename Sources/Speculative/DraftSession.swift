@@ -10,28 +10,41 @@ import Tokenization
 final class DraftSession {
     let head: EagleHead
     let target: LlamaModel
-    let stack: DecoderStack
-    private let input: FloatBuffer   // [maxBatch × (hidden + feature width)] EAGLE-1: embedding ‖ feature; EAGLE-3: feature
-    private let embedded: FloatBuffer // [maxBatch × hidden] EAGLE-3: token embeddings (the midlayer's second input)
-    private let x: FloatBuffer       // [maxBatch × hidden] residual stream → predicted features
-    private let normed: FloatBuffer  // [maxBatch × hidden] EAGLE-3: norm(x), the lm_head's input
-    private let logits: FloatBuffer  // [maxBatch × draft vocab]
+    /// The head's keys and values for this sequence.
+    let cache: KVCache
+    let maxBatch: Int
+    /// This session's own pass: scratch for passes run alone, and where the outputs of every
+    /// pass land (`feature(row:)`, `logits(row:)`), alone or shared.
+    let pass: HeadPass
+    /// Shares head passes with the other requests of the target's combiner (nil: alone).
+    private var shared: (combiner: PassCombiner, executor: PassExecutor)?
+    private let defaultPositions: UnsafeMutablePointer<Int32>  // [maxBatch]
 
     init(head: EagleHead, target: LlamaModel, capacity: Int, maxBatch: Int) {
         self.head = head
         self.target = target
-        stack = DecoderStack(shape: head.shape, layers: [head.layer], rope: head.rope, capacity: capacity, maxBatch: maxBatch)
-        let d = head.shape.hiddenSize
-        input = FloatBuffer(count: maxBatch * (d + head.featureWidth))
-        embedded = FloatBuffer(count: head.kind == .eagle3 ? maxBatch * d : 0)
-        x = FloatBuffer(count: maxBatch * d)
-        normed = FloatBuffer(count: head.kind == .eagle3 ? maxBatch * d : 0)
-        logits = FloatBuffer(count: maxBatch * head.draftVocabSize)
+        self.maxBatch = maxBatch
+        cache = KVCache(layerCount: 1, kvHeadCount: head.shape.kvHeadCount, headDim: head.shape.headDim, capacity: capacity)
+        pass = HeadPass(head: head, rows: maxBatch, cacheCapacity: capacity)
+        defaultPositions = .allocate(capacity: maxBatch)
     }
 
-    var length: Int { stack.cache.count }
-    var capacity: Int { stack.cache.capacity }
-    var maxBatch: Int { stack.maxBatch }
+    deinit { defaultPositions.deallocate() }
+
+    var length: Int { cache.count }
+    var capacity: Int { cache.capacity }
+
+    /// Runs this session's passes together with the head passes of the other requests on
+    /// `combiner`, whose target session this request has joined (one shared executor per head).
+    func share(_ combiner: PassCombiner, rows: Int) {
+        let head = head, capacity = combiner.model.contextLength
+        let executor = combiner.executor(for: ObjectIdentifier(head)) {
+            let pass = HeadPass(head: head, rows: rows, cacheCapacity: capacity)
+            return PassExecutor(maxRows: rows) { requests in pass.run(requests.map { $0 as! HeadPassRequest }) }
+        }
+        guard maxBatch <= executor.maxRows, cache.capacity <= capacity else { return }
+        shared = (combiner, executor)
+    }
 
     /// Runs `tokens.count` pairs; `feature(i)` points at fᵢ: a target feature
     /// (`head.featureWidth` floats), or — with `ownFeatures`, for draft steps past the root —
@@ -42,47 +55,28 @@ final class DraftSession {
         tokens: UnsafeBufferPointer<TokenID>, feature: (Int) -> UnsafePointer<Float>, ownFeatures: Bool = false,
         positions: UnsafeBufferPointer<Int32>? = nil, mask: AttentionMask? = nil, withLogits: Bool
     ) throws(InferenceError) {
-        let n = tokens.count, d = head.shape.hiddenSize
-        try stack.validate(count: n, positions: positions, mask: mask)
-        switch head.kind {
-        case .eagle1:
-            for i in 0..<n {
-                let row = input.pointer + i * 2 * d
-                head.embedding.copyRow(Int(tokens[i]), into: row)
-                (row + d).update(from: feature(i), count: d)
-            }
-            linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
-            addBias(head.fcBias, to: x.pointer, rows: n, width: d)
-            stack.run(x.pointer, count: n, positions: positions, mask: mask)
-            if withLogits {
-                linear(x.pointer, rows: n, weight: head.lmHead, into: logits.pointer)
-            }
-        case .eagle3:
-            for i in 0..<n { head.embedding.copyRow(Int(tokens[i]), into: embedded.pointer + i * d) }
-            if ownFeatures {
-                for i in 0..<n { (x.pointer + i * d).update(from: feature(i), count: d) }
-            } else {
-                let w = head.featureWidth
-                for i in 0..<n { (input.pointer + i * w).update(from: feature(i), count: w) }
-                linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
-            }
-            stack.run(x.pointer, count: n, positions: positions, mask: mask, embeddings: UnsafePointer(embedded.pointer))
-            if withLogits, let norm = head.norm {
-                rmsNorm(x.pointer, weight: norm, into: normed.pointer, rows: n, width: d, eps: head.shape.rmsNormEps)
-                linear(normed.pointer, rows: n, weight: head.lmHead, into: logits.pointer)
-            }
+        let n = tokens.count
+        try cache.validate(count: n, maxBatch: maxBatch, positions: positions, positionLimit: head.rope.positions, mask: mask)
+        if positions == nil { for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) } }
+        let request = HeadPassRequest(session: self, tokens: tokens, features: (0..<n).map(feature), ownFeatures: ownFeatures,
+                                      positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
+                                      withLogits: withLogits)
+        if let shared {
+            if !shared.combiner.runAlone(rows: n, executor: shared.executor, { pass.run([request]) }) { shared.combiner.submit(request, rows: n, to: shared.executor) }
+        } else {
+            pass.run([request])
         }
     }
 
     /// Predicted feature of row `i` of the last pass.
-    func feature(row i: Int) -> UnsafeMutablePointer<Float> { x.pointer + i * head.shape.hiddenSize }
+    func feature(row i: Int) -> UnsafeMutablePointer<Float> { pass.x.pointer + i * head.shape.hiddenSize }
 
     /// Draft logits of row `i` of the last pass (when computed), over the draft vocabulary:
     /// map an index to a target token with `head.targetToken`.
     func logits(row i: Int) -> UnsafeMutableBufferPointer<Float> {
         let v = head.draftVocabSize
-        return UnsafeMutableBufferPointer(start: logits.pointer + i * v, count: v)
+        return UnsafeMutableBufferPointer(start: pass.logits.pointer + i * v, count: v)
     }
 
-    func truncate(to length: Int) { stack.cache.truncate(to: length) }
+    func truncate(to length: Int) { cache.truncate(to: length) }
 }

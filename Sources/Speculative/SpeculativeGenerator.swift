@@ -48,6 +48,7 @@ public struct SpeculativeGenerator: TokenGenerator {
             throw InferenceError.contextOverflow(needed: prompt.count + 1, capacity: target.cache.capacity)
         }
         let draft = DraftSession(head: head, target: model, capacity: target.cache.capacity, maxBatch: maxBatch)
+        if let combiner = target.combiner { draft.share(combiner, rows: combiner.maxRows) }
         let drafter = Drafter(session: draft, config: tree)
         var sampler = Sampler(params: params.sampling, vocabularySize: model.config.vocabSize)
         var acceptor = Acceptor(vocabularySize: model.config.vocabSize)

@@ -47,13 +47,7 @@ struct BatchingBench: ParsableCommand {
             settings.queueLimit = 1024
             settings.batching = batching
             settings.connections.maxQueuedPerConnection = 1024
-            var logger = Logger(label: "bench")
-            logger.logLevel = .error
-            let registry = ModelRegistry(config: settings)
-            try registry.load(settings.models[0], checkRoot: false)
-            let service = DaemonService(config: settings, registry: registry, policy: AccessPolicy(), logger: logger)
-            let server = DaemonServer(service: service, listener: .path(settings.socket, mode: 0o600), logger: logger)
-            try server.start()
+            let (server, registry) = try DaemonBench.startDaemon(settings)
             daemons.append((batching ? "on" : "off", server, settings.socket, registry))
         }
         defer { for d in daemons { d.server.drainAndStop(timeout: .seconds(30)) } }

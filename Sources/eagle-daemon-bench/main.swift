@@ -39,13 +39,7 @@ struct DaemonBench: ParsableCommand {
         config.models = [ModelSpec(name: "bench", target: directory)]
         config.workers = workers
         config.queueLimit = 256
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let registry = ModelRegistry(config: config)
-        try registry.load(config.models[0], checkRoot: false)
-        let service = DaemonService(config: config, registry: registry, policy: AccessPolicy(), logger: logger)
-        let server = DaemonServer(service: service, listener: .path(config.socket, mode: 0o600), logger: logger)
-        try server.start()
+        let (server, _) = try Self.startDaemon(config)
         defer { server.drainAndStop(timeout: .seconds(30)) }
 
         let generator = PlainGenerator(model: llama, tokenizer: tokenizer)
@@ -99,6 +93,18 @@ struct DaemonBench: ParsableCommand {
         }
 
         static func median(_ runs: [Run]) -> Run { runs.sorted { $0.wall < $1.wall }[runs.count / 2] }
+    }
+
+    /// An in-process daemon serving `config`'s first model on `config.socket`, quiet but for errors.
+    static func startDaemon(_ config: DaemonConfig) throws -> (DaemonServer, ModelRegistry) {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let registry = ModelRegistry(config: config)
+        try registry.load(config.models[0], checkRoot: false)
+        let service = DaemonService(config: config, registry: registry, policy: AccessPolicy(), logger: logger)
+        let server = DaemonServer(service: service, listener: .path(config.socket, mode: 0o600), logger: logger)
+        try server.start()
+        return (server, registry)
     }
 
     static func prompts(tokenizer: Tokenizer?, vocabulary: Int) -> [[TokenID]] {

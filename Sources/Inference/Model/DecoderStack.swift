@@ -59,32 +59,12 @@ public final class DecoderStack {
 
     /// Checks a pass of `n` new tokens before anything is written.
     public func validate(count n: Int, positions: UnsafeBufferPointer<Int32>?, mask: AttentionMask?) throws(InferenceError) {
-        let past = cache.count
-        guard n > 0 else { throw .emptyInput }
-        guard n <= maxBatch else { throw .batchTooLarge(count: n, maximum: maxBatch) }
-        guard past + n <= cache.capacity else { throw .contextOverflow(needed: past + n, capacity: cache.capacity) }
-        if let positions {
-            guard positions.count == n else { throw .invalidPositions(detail: "\(positions.count) positions for \(n) tokens") }
-            for p in positions where p < 0 || Int(p) >= rope.positions {
-                throw .invalidPositions(detail: "position \(p) outside 0..<\(rope.positions)")
-            }
-        }
-        if let mask {
-            guard mask.start >= 0, mask.start <= past, mask.rows == n, mask.columns == past + n - mask.start,
-                  mask.allowed.count == mask.rows * mask.columns
-            else {
-                throw .invalidMask(detail: "mask \(mask.rows)×\(mask.columns) from row \(mask.start) does not fit \(n) new tokens on \(past) cached")
-            }
-            // A token that sees nothing would make softmax divide by zero.
-            for i in 0..<n where !mask.isAllowed(row: i, column: past - mask.start + i) {
-                throw .invalidMask(detail: "new token \(i) must see itself")
-            }
-        }
+        try cache.validate(count: n, maxBatch: maxBatch, positions: positions, positionLimit: rope.positions, mask: mask)
     }
 
     /// The positions of `n` tokens appended in order (`length, length+1, …`), valid until the
     /// next call.
-    func appendedPositions(count n: Int) -> UnsafeBufferPointer<Int32> {
+    public func appendedPositions(count n: Int) -> UnsafeBufferPointer<Int32> {
         for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) }
         return UnsafeBufferPointer(start: defaultPositions, count: n)
     }

@@ -106,33 +106,32 @@ public final class InferenceSession {
         _ tokens: UnsafeBufferPointer<TokenID>, positions: UnsafeBufferPointer<Int32>? = nil,
         mask: AttentionMask? = nil, logits selection: LogitsSelection = .last
     ) throws(InferenceError) -> ForwardOutput {
-        let c = model.config, n = tokens.count, d = c.hiddenSize
+        let c = model.config, n = tokens.count
         try stack.validate(count: n, positions: positions, mask: mask)
         for t in tokens where t < 0 || Int(t) >= c.vocabSize {
             throw .tokenOutOfRange(token: t, vocabularySize: c.vocabSize)
         }
+        let request = PassRequest(session: self, tokens: tokens, positions: positions, mask: mask, selection: selection)
         if let combiner {
-            let request = PassRequest(session: self, tokens: tokens, positions: positions, mask: mask, selection: selection)
-            combiner.run(request)
-            return output(count: n, firstLogitsToken: request.logitRows.lowerBound)
+            if !combiner.runAlone(rows: n, { runAlone(request) }) { combiner.run(request) }
+        } else {
+            runAlone(request)
         }
+        return output(count: n, firstLogitsToken: request.logitRows.lowerBound)
+    }
+
+    /// A pass of this session's tokens alone, on its own scratch (validated already).
+    private func runAlone(_ r: PassRequest) {
+        let c = model.config, n = r.tokens.count, d = c.hiddenSize
         for i in 0..<n {
-            model.weights.embedding.copyRow(Int(tokens[i]), into: x.pointer + i * d)
+            model.weights.embedding.copyRow(Int(r.tokens[i]), into: x.pointer + i * d)
         }
-        stack.run(x.pointer, count: n, positions: positions, mask: mask)
+        stack.run(x.pointer, count: n, positions: r.positions, mask: r.mask)
         rmsNorm(x.pointer, weight: model.weights.finalNorm, into: hidden.pointer, rows: n, width: d, eps: c.rmsNormEps)
-        var first = n
-        switch selection {
-        case .none: break
-        case .last:
-            first = n - 1
-            linear(hidden.pointer + first * d, rows: 1, weight: model.weights.lmHead, into: logits.pointer)
-        case .all:
-            first = 0
-            linear(hidden.pointer, rows: n, weight: model.weights.lmHead, into: logits.pointer)
+        let rows = r.logitRows
+        if !rows.isEmpty {
+            linear(hidden.pointer + rows.lowerBound * d, rows: rows.count, weight: model.weights.lmHead, into: logits.pointer)
         }
-        return ForwardOutput(session: self, count: n, vocabularySize: c.vocabSize, hiddenSize: d, logitsBase: logits.pointer,
-                             firstLogitsToken: first, hiddenBase: hidden.pointer)
     }
 
     /// A view of the last pass's outputs: `count` new tokens, logits from `firstLogitsToken` on.

@@ -46,7 +46,7 @@ public final class KVCache {
     }
 
     /// Marks `n` more rows as used (their contents were written by the forward pass).
-    func advance(by n: Int) { count += n }
+    public func advance(by n: Int) { count += n }
 
     /// Forgets every row from `newCount` on.
     public func truncate(to newCount: Int) {
@@ -73,5 +73,34 @@ public final class KVCache {
             }
         }
         count = start + rows.count
+    }
+}
+
+extension KVCache {
+    /// Checks a pass of `n` new tokens (at most `maxBatch`, rotary positions below
+    /// `positionLimit`, a mask that fits) before anything is written.
+    public func validate(count n: Int, maxBatch: Int, positions: UnsafeBufferPointer<Int32>?, positionLimit: Int,
+                         mask: AttentionMask?) throws(InferenceError) {
+        let past = count
+        guard n > 0 else { throw .emptyInput }
+        guard n <= maxBatch else { throw .batchTooLarge(count: n, maximum: maxBatch) }
+        guard past + n <= capacity else { throw .contextOverflow(needed: past + n, capacity: capacity) }
+        if let positions {
+            guard positions.count == n else { throw .invalidPositions(detail: "\(positions.count) positions for \(n) tokens") }
+            for p in positions where p < 0 || Int(p) >= positionLimit {
+                throw .invalidPositions(detail: "position \(p) outside 0..<\(positionLimit)")
+            }
+        }
+        if let mask {
+            guard mask.start >= 0, mask.start <= past, mask.rows == n, mask.columns == past + n - mask.start,
+                  mask.allowed.count == mask.rows * mask.columns
+            else {
+                throw .invalidMask(detail: "mask \(mask.rows)×\(mask.columns) from row \(mask.start) does not fit \(n) new tokens on \(past) cached")
+            }
+            // A token that sees nothing would make softmax divide by zero.
+            for i in 0..<n where !mask.isAllowed(row: i, column: past - mask.start + i) {
+                throw .invalidMask(detail: "new token \(i) must see itself")
+            }
+        }
     }
 }

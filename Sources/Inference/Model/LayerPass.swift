@@ -2,15 +2,23 @@ import CKernels
 
 /// One sequence's rows in a pass over the decoder layers: which rows of the pass are its
 /// new tokens, the cache their keys and values go to, and what each may see.
-struct PassSegment {
+public struct PassSegment {
     /// The sequence's first row in the pass, and its number of new tokens.
-    var row: Int
-    var count: Int
-    let cache: KVCache
+    public var row: Int
+    public var count: Int
+    public let cache: KVCache
     /// Rotary position of each new token.
-    let positions: UnsafeBufferPointer<Int32>
+    public let positions: UnsafeBufferPointer<Int32>
     /// Nil: causal over the sequence's own cache.
-    let mask: AttentionMask?
+    public let mask: AttentionMask?
+
+    public init(row: Int, count: Int, cache: KVCache, positions: UnsafeBufferPointer<Int32>, mask: AttentionMask?) {
+        self.row = row
+        self.count = count
+        self.cache = cache
+        self.positions = positions
+        self.mask = mask
+    }
 }
 
 /// The layer loop of a forward pass over rows that may belong to several sequences, each with
@@ -20,16 +28,16 @@ struct PassSegment {
 /// Because every kernel computes a row from that row's inputs alone in a fixed order (see
 /// `Sources/CKernels`), a row's result is the same bits whichever sequences share the pass.
 /// Owns the scratch of `rows` rows. Not thread-safe.
-final class LayerPass {
-    let shape: StackShape
-    let layers: [LayerWeights]
-    let rope: RopeTable
+public final class LayerPass {
+    public let shape: StackShape
+    public let layers: [LayerWeights]
+    public let rope: RopeTable
     /// Most rows of one pass.
-    let rows: Int
+    public let rows: Int
     /// Layers whose input is recorded for each row (EAGLE-3 reads them), sorted.
-    let captureLayers: [Int]
+    public let captureLayers: [Int]
     /// [rows × captureLayers.count·hidden]: row i holds row i's recorded layer inputs, low to high.
-    let captured: FloatBuffer
+    public let captured: FloatBuffer
 
     private let xn: FloatBuffer         // [rows × hidden (2·hidden with an EAGLE-3 layer)] normed input of a sublayer
     private let qkv: FloatBuffer        // [rows × qkvWidth]
@@ -38,12 +46,12 @@ final class LayerPass {
     private let activation: FloatBuffer // [rows × intermediate]
     private let scores: FloatBuffer     // [pool threads × scoreStride] one attention score row per worker
     /// Longest cache a sequence of the pass may have.
-    let scoreStride: Int
+    public let scoreStride: Int
     private var descriptors: [eagle_attention]
     private var masks: UnsafeMutablePointer<UInt8>  // the pass's masks, one byte per (row, column)
     private var maskCapacity = 0
 
-    init(shape: StackShape, layers: [LayerWeights], rope: RopeTable, rows: Int, cacheCapacity: Int, captureLayers: [Int]) {
+    public init(shape: StackShape, layers: [LayerWeights], rope: RopeTable, rows: Int, cacheCapacity: Int, captureLayers: [Int] = []) {
         self.shape = shape
         self.layers = layers
         self.rope = rope
@@ -64,13 +72,13 @@ final class LayerPass {
 
     deinit { masks.deallocate() }
 
-    var byteCount: Int { [xn, qkv, attention, gateUp, activation, scores, captured].reduce(0) { $0 + $1.byteCount } }
+    public var byteCount: Int { [xn, qkv, attention, gateUp, activation, scores, captured].reduce(0) { $0 + $1.byteCount } }
 
     /// Runs the layers over `x` ([n × hidden], the residual stream, updated in place), where
     /// `segments` cover rows 0..<n in order, and writes each segment's new keys and values to
     /// its cache after its `count` rows (the caller advances the caches).
     /// `embeddings` ([n × hidden]) is what an EAGLE-3 layer's attention reads beside x.
-    func run(_ x: UnsafeMutablePointer<Float>, rows n: Int, segments: UnsafeBufferPointer<PassSegment>,
+    public func run(_ x: UnsafeMutablePointer<Float>, rows n: Int, segments: UnsafeBufferPointer<PassSegment>,
              embeddings: UnsafePointer<Float>? = nil) {
         precondition(n <= rows, "a pass of \(n) rows on scratch for \(rows)")
         let s = shape, d = s.hiddenSize, hd = s.headDim, inter = s.intermediateSize

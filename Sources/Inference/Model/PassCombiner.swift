@@ -29,15 +29,17 @@ public final class PassCombiner: @unchecked Sendable {
     public let waitBounds: ClosedRange<Duration>
 
     private final class Ticket {
-        let request: PassRequest
+        let request: Any
         let rows: Int
+        let executor: PassExecutor
         let enqueued: ContinuousClock.Instant
         let wake = DispatchSemaphore(value: 0)
         var done = false
 
-        init(_ request: PassRequest) {
+        init(_ request: Any, rows: Int, executor: PassExecutor) {
             self.request = request
-            rows = request.tokens.count
+            self.rows = rows
+            self.executor = executor
             enqueued = .now
         }
     }
@@ -48,9 +50,11 @@ public final class PassCombiner: @unchecked Sendable {
     private var pending: [Ticket] = []
     private var running = false
     private var meanPassSeconds = 0.0
-    private var statistics = PassStatistics()
+    /// Executors of other kinds of pass (a draft head's), made on first use.
+    private var executors: [ObjectIdentifier: PassExecutor] = [:]
     /// Used only by the session leading a pass (`running`).
     private let pass: BatchedPass
+    private var targetExecutor: PassExecutor!
 
     public init(model: LlamaModel, maxRows: Int = 64, sharedPrefillChunk: Int = 16, captureLayers: [Int] = [],
                 waitBounds: ClosedRange<Duration> = .microseconds(50) ... .milliseconds(20)) {
@@ -59,14 +63,32 @@ public final class PassCombiner: @unchecked Sendable {
         self.sharedPrefillChunk = max(1, sharedPrefillChunk)
         self.captureLayers = captureLayers.filter { $0 >= 0 && $0 < model.config.layerCount }.sorted()
         self.waitBounds = waitBounds
-        pass = BatchedPass(model: model, rows: self.maxRows, captureLayers: self.captureLayers)
+        let pass = BatchedPass(model: model, rows: self.maxRows, captureLayers: self.captureLayers)
+        self.pass = pass
+        targetExecutor = PassExecutor(maxRows: self.maxRows) { requests in pass.run(requests.map { $0 as! PassRequest }) }
+    }
+
+    /// The executor registered under `key` (a draft head), made by `make` on first use: passes
+    /// of another kind that the same requests run, gathered like the target's.
+    public func executor(for key: ObjectIdentifier, make: () -> PassExecutor) -> PassExecutor {
+        lock.withLock {
+            if let executor = executors[key] { return executor }
+            let executor = make()
+            executors[key] = executor
+            return executor
+        }
     }
 
     /// Bytes of scratch the combined pass holds.
     public var byteCount: Int { pass.byteCount }
 
-    /// Totals since the combiner was made.
-    public var snapshot: PassStatistics { lock.withLock { statistics } }
+    /// Target passes since the combiner was made.
+    public var snapshot: PassStatistics { lock.withLock { targetExecutor.statistics } }
+
+    /// Passes of the other executors (draft heads) since the combiner was made, summed.
+    public var headSnapshot: PassStatistics {
+        lock.withLock { executors.values.reduce(into: PassStatistics()) { $0.add($1.statistics) } }
+    }
 
     /// Sessions present now (joined, not away).
     public var presentCount: Int { lock.withLock { present } }
@@ -106,9 +128,38 @@ public final class PassCombiner: @unchecked Sendable {
         lock.withLock { present > 1 ? min(sharedPrefillChunk, sessionMaximum) : sessionMaximum }
     }
 
-    /// Runs `request` in a combined pass; returns when its outputs are in its session.
+    /// Runs `body` (the session's own pass) at once if the calling session is alone — nobody
+    /// else present, waiting or running — with the others held off until it returns; false
+    /// (and `body` not run) otherwise. The fast path of a lone request: no queue, no copies.
+    /// The pass (`rows` rows) is counted in the statistics of `executor` (nil: the target's).
+    public func runAlone(rows: Int, executor: PassExecutor? = nil, _ body: () -> Void) -> Bool {
+        lock.lock()
+        guard !running, pending.isEmpty, present <= 1 else {
+            lock.unlock()
+            return false
+        }
+        running = true
+        lock.unlock()
+        let start = ContinuousClock.now
+        body()
+        let seconds = (ContinuousClock.now - start).seconds
+        lock.lock()
+        (executor ?? targetExecutor).statistics.record(sessions: 1, rows: rows, seconds: seconds)
+        running = false
+        pending.first?.wake.signal()
+        lock.unlock()
+        return true
+    }
+
+    /// Runs `request` in a combined target pass; returns when its outputs are in its session.
     func run(_ request: PassRequest) {
-        let ticket = Ticket(request)
+        submit(request, rows: request.tokens.count, to: targetExecutor)
+    }
+
+    /// Runs `request` (`rows` rows) with the other waiting requests of `executor` in one of
+    /// its passes; returns when the executor has run it. The caller's session must be joined.
+    public func submit(_ request: Any, rows: Int, to executor: PassExecutor) {
+        let ticket = Ticket(request, rows: rows, executor: executor)
         lock.lock()
         pending.append(ticket)
         signalLeaderIfReady()
@@ -132,29 +183,46 @@ public final class PassCombiner: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Takes the oldest waiting requests up to `maxRows` rows, runs them, wakes their sessions
-    /// and the next leader. Called with the lock held; returns with it held.
+    /// Takes the oldest waiting requests of each executor up to its `maxRows` rows (the
+    /// oldest of each always), runs each executor's batch, wakes their sessions and the next
+    /// leader. Called with the lock held; returns with it held.
     private func lead() {
-        var rows = 0, taken = 0
+        var groups: [(executor: PassExecutor, tickets: [Ticket], rows: Int)] = []
+        var left: [Ticket] = []
         for ticket in pending {
-            if taken > 0 && rows + ticket.rows > maxRows { break }
-            rows += ticket.rows
-            taken += 1
+            if let g = groups.firstIndex(where: { $0.executor === ticket.executor }) {
+                if groups[g].rows + ticket.rows > ticket.executor.maxRows {
+                    left.append(ticket)
+                    continue
+                }
+                groups[g].tickets.append(ticket)
+                groups[g].rows += ticket.rows
+            } else {
+                groups.append((ticket.executor, [ticket], ticket.rows))
+            }
         }
-        let batch = Array(pending.prefix(taken))
-        pending.removeFirst(taken)
+        pending = left
         running = true
         lock.unlock()
         let start = ContinuousClock.now
-        pass.run(batch.map(\.request))
+        var timings: [Double] = []
+        for group in groups {
+            let begin = ContinuousClock.now
+            group.executor.run(group.tickets.map(\.request))
+            timings.append((ContinuousClock.now - begin).seconds)
+        }
         let seconds = (ContinuousClock.now - start).seconds
         lock.lock()
         running = false
         meanPassSeconds = meanPassSeconds == 0 ? seconds : 0.9 * meanPassSeconds + 0.1 * seconds
-        statistics.record(sessions: batch.count, rows: rows, seconds: seconds)
-        for ticket in batch {
-            ticket.done = true
-            ticket.wake.signal()
+        for (group, time) in zip(groups, timings) {
+            group.executor.statistics.record(sessions: group.tickets.count, rows: group.rows, seconds: time)
+        }
+        for group in groups {
+            for ticket in group.tickets {
+                ticket.done = true
+                ticket.wake.signal()
+            }
         }
         pending.first?.wake.signal()
     }
@@ -171,7 +239,22 @@ public final class PassCombiner: @unchecked Sendable {
     }
 }
 
-/// What a `PassCombiner` has run: passes, and how full they were.
+/// Runs one kind of pass over the requests of several sessions: the target model's
+/// (`BatchedPass`), or a draft head's. Its `run` gets the requests submitted with it, at most
+/// `maxRows` rows in all (or one larger request), and must hand each session its outputs.
+public final class PassExecutor: @unchecked Sendable {
+    public let maxRows: Int
+    let run: ([Any]) -> Void
+    /// Guarded by the lock of the combiner that runs it.
+    fileprivate var statistics = PassStatistics()
+
+    public init(maxRows: Int, run: @escaping ([Any]) -> Void) {
+        self.maxRows = maxRows
+        self.run = run
+    }
+}
+
+/// What a `PassCombiner` has run: target passes, and how full they were.
 public struct PassStatistics: Sendable, Equatable {
     public var passes = 0
     /// Sessions summed over passes.
@@ -192,6 +275,14 @@ public struct PassStatistics: Sendable, Equatable {
         self.seconds += seconds
         let bucket = sessions <= 1 ? 0 : sessions == 2 ? 1 : sessions <= 4 ? 2 : sessions <= 8 ? 3 : sessions <= 16 ? 4 : 5
         sessionHistogram[bucket] += 1
+    }
+
+    mutating func add(_ other: PassStatistics) {
+        passes += other.passes
+        sessions += other.sessions
+        rows += other.rows
+        seconds += other.seconds
+        for i in sessionHistogram.indices { sessionHistogram[i] += other.sessionHistogram[i] }
     }
 
     /// Mean rows (tokens) per pass.
