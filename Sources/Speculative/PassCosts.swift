@@ -71,6 +71,8 @@ public struct PassCosts: Sendable, Equatable {
     /// Larger target passes, measured last while the budget lasts: what a pass shared by
     /// several requests' trees costs (batched serving).
     public static let sharedTargetSizes = [24, 32, 48, 64]
+    /// Larger head passes, measured after those: a draft level shared by several requests.
+    public static let sharedHeadSizes = [16, 32, 64]
 
     /// Measures the passes (after a warm-up round over every size, the fastest of
     /// `repetitions`: on a shared machine the slower runs are the ones something else
@@ -83,7 +85,7 @@ public struct PassCosts: Sendable, Equatable {
         let clock = ContinuousClock()
         let start = clock.now
         let context = 16
-        let maxBatch = max(sharedTargetSizes.last!, headSizes.last!)
+        let maxBatch = max(sharedTargetSizes.last!, sharedHeadSizes.last!)
         let capacity = context + maxBatch + 1
         let session = model.makeSession(maxBatch: maxBatch, contextLength: capacity)
         let vocabulary = model.config.vocabSize
@@ -132,6 +134,9 @@ public struct PassCosts: Sendable, Equatable {
         }
         for n in sharedTargetSizes where withinBudget() {
             target.append(Point(n, try fastest { try targetPass(n) }))
+        }
+        for n in sharedHeadSizes where withinBudget() {
+            headCosts.append(Point(n, try fastest { try headPass(n) }))
         }
         return PassCosts(target: target, head: headCosts)
     }

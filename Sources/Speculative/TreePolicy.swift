@@ -134,8 +134,8 @@ public final class TreePolicy: Sendable {
 
     /// The best choice now for a greedy or sampled request that will share each target pass
     /// with `company` requests (itself included; 1 when it runs alone). In company a tree's
-    /// rows are verified beside the others' (the pass costs what all their rows cost) and every
-    /// request's drafting takes its turn on the cores, so the trees that pay shrink as company
+    /// rows are verified beside the others' (the pass costs what all their rows cost) and its
+    /// draft rows share the head's passes with theirs, so the trees that pay shrink as company
     /// grows, down to plain decoding.
     public func choose(sampled: Bool, company: Int = 1) -> TreeChoice {
         let s = statistics(sampled: sampled)
@@ -190,7 +190,9 @@ public final class TreePolicy: Sendable {
     }
 
     /// The cost model's tokens per step and tokens per second for `shape`, for one of
-    /// `company` requests drafting the same shape and sharing each target pass.
+    /// `company` requests drafting the same shape in step: each draft level is one head pass
+    /// over every request's k rows, the commit one over their accepted tokens, and the
+    /// verification one target pass over all their trees.
     func predictedRate(_ shape: TreeConfig, _ s: Statistics, company: Int = 1) -> (tokens: Double, rate: Double) {
         guard case .dynamic(let depth, let k, let total) = shape else { return (1, 0) }
         var tokens = 1.0, reach = 1.0
@@ -200,8 +202,9 @@ public final class TreePolicy: Sendable {
             reach *= min(1, level)
             tokens += reach
         }
-        let drafting = Double(depth - 1) * costs.headSeconds(Double(k)) + costs.headSeconds(tokens)
-        let seconds = Double(company) * drafting + costs.targetSeconds(Double(company * total))
+        let c = Double(company)
+        let drafting = Double(depth - 1) * costs.headSeconds(c * Double(k)) + costs.headSeconds(c * tokens)
+        let seconds = drafting + costs.targetSeconds(c * Double(total))
         return (tokens, tokens / seconds)
     }
 

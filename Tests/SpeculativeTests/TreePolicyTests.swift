@@ -77,6 +77,19 @@ import Tokenization
         #expect(policy.choose(sampled: false, company: 2).reason.contains("measuring plain decoding first"))
     }
 
+    /// Requests in company draft in step and share the head's passes as they share the
+    /// target's: where every pass costs the same whatever its rows, a tree is predicted the
+    /// same rate beside 3 others as alone (their drafting is not paid once per request).
+    @Test func companyDraftsInSharedHeadPasses() {
+        let policy = TreePolicy(costs: Self.costs(target: { _ in 10 }, head: { _ in 2 }))
+        Self.recordChain(policy, depth: 4, accepted: 3)
+        let s = policy.statistics(sampled: false)
+        for shape in policy.candidates {
+            let alone = policy.predictedRate(shape, s), four = policy.predictedRate(shape, s, company: 4)
+            #expect(abs(four.rate - alone.rate) <= 1e-9 * alone.rate, "\(TreePolicy.describe(shape)): \(four.rate) vs \(alone.rate)")
+        }
+    }
+
     @Test func plainWhenNoTreeCanPay() {
         // A small model in cache: passes cost in proportion to their tokens and the head
         // almost as much as the target — even drafts that are always accepted lose.
@@ -152,7 +165,7 @@ import Tokenization
         let (model, head) = try Self.bundled()
         let costs = try PassCosts.measure(model: model, head: head, repetitions: 1)
         #expect(costs.target.map(\.tokens) == PassCosts.targetSizes + PassCosts.sharedTargetSizes)
-        #expect(costs.head.map(\.tokens) == PassCosts.headSizes)
+        #expect(costs.head.map(\.tokens) == PassCosts.headSizes + PassCosts.sharedHeadSizes)
         #expect(costs.target.allSatisfy { $0.seconds > 0 } && costs.head.allSatisfy { $0.seconds > 0 })
         #expect(costs.targetSeconds(16) > costs.targetSeconds(1))
     }
