@@ -144,18 +144,22 @@ public final class DaemonService: Sendable {
             run: { [self] in
                 runner.run(enqueued: enqueued)
                 live.withLock { _ = $0.removeValue(forKey: key) }
+                ticket.finish()
             },
             drop: { [self] error in
                 live.withLock { _ = $0.removeValue(forKey: key) }
+                ticket.finish()
                 sink.send(error.response(id: id))
             })
         live.withLock { $0[key] = ticket }
-        do { try model.scheduler.submit(job) } catch {
-            live.withLock { _ = $0.removeValue(forKey: key) }
-            throw error
-        }
+        // Before the job can run (and finish the ticket), so that its end always clears it.
         ticket.onCancel { [scheduler = model.scheduler] in
             if scheduler.withdraw(job) { job.drop(ServiceError(.cancelled, "request \(id) was cancelled")) }
+        }
+        do { try model.scheduler.submit(job) } catch {
+            live.withLock { _ = $0.removeValue(forKey: key) }
+            ticket.finish()
+            throw error
         }
         return ticket
     }

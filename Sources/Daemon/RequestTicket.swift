@@ -23,6 +23,12 @@ public final class RequestTicket: Sendable {
         action?()
     }
 
+    /// Forgets the cancel handler once the request has ended (run, dropped or withdrawn).
+    /// The handler holds the request's job, and the job its runner, which holds this ticket:
+    /// without this a finished request would keep that cycle — its plan, prompt and runner,
+    /// ~2 kB a request — alive for good (found by LeakSanitizer under the soak).
+    public func finish() { handler.withLock { $0 = nil } }
+
     /// Sets what `cancel()` does beyond setting the flag (runs at once if already cancelled).
     public func onCancel(_ action: @escaping @Sendable () -> Void) {
         handler.withLock { $0 = action }
