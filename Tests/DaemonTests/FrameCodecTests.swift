@@ -44,6 +44,7 @@ struct FrameCodecTests {
         #expect(throws: FrameError.oversized(length: 1025, limit: 1024)) {
             try channel.writeInbound(header)
         }
+        _ = try? channel.finish()  // closes it: an open EmbeddedChannel and its pipeline keep each other alive
     }
 
     @Test func acceptsFrameAtExactlyTheCap() throws {
@@ -83,6 +84,7 @@ struct FrameCodecTests {
         #expect(throws: FrameError.oversized(length: 0x4745_5420, limit: WireProtocol.defaultMaxFrameBytes)) {
             try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n"))
         }
+        _ = try? channel.finish()
     }
 
     @Test func garbagePayloadIsUndecodable() throws {
