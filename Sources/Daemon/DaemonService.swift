@@ -139,26 +139,28 @@ public final class DaemonService: Sendable {
         let runner = GenerationRunner(id: id, plan: plan, ticket: ticket, sink: sink, factory: factory,
                                       memory: registry.memory, logger: logger)
         let enqueued = ContinuousClock.now
+        // However the request ends (run, dropped, not queued): forget it.
+        let end: @Sendable () -> Void = { [self] in
+            live.withLock { _ = $0.removeValue(forKey: key) }
+            ticket.finish()
+        }
         let job = ScheduledJob(
             owner: sink.connectionID,
-            run: { [self] in
+            run: {
                 runner.run(enqueued: enqueued)
-                live.withLock { _ = $0.removeValue(forKey: key) }
-                ticket.finish()
+                end()
             },
-            drop: { [self] error in
-                live.withLock { _ = $0.removeValue(forKey: key) }
-                ticket.finish()
+            drop: { error in
+                end()
                 sink.send(error.response(id: id))
             })
         live.withLock { $0[key] = ticket }
-        // Before the job can run (and finish the ticket), so that its end always clears it.
+        // Before the job can run (and end the request), so that its end always clears it.
         ticket.onCancel { [scheduler = model.scheduler] in
             if scheduler.withdraw(job) { job.drop(ServiceError(.cancelled, "request \(id) was cancelled")) }
         }
         do { try model.scheduler.submit(job) } catch {
-            live.withLock { _ = $0.removeValue(forKey: key) }
-            ticket.finish()
+            end()
             throw error
         }
         return ticket

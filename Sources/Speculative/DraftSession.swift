@@ -58,13 +58,17 @@ final class DraftSession {
         let n = tokens.count
         try cache.validate(count: n, maxBatch: maxBatch, positions: positions, positionLimit: head.rope.positions, mask: mask)
         if positions == nil { for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) } }
-        let request = HeadPassRequest(session: self, tokens: tokens, features: (0..<n).map(feature), ownFeatures: ownFeatures,
-                                      positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
-                                      withLogits: withLogits)
-        if let shared {
-            if !shared.combiner.runAlone(rows: n, executor: shared.executor, { pass.run([request]) }) { shared.combiner.submit(request, rows: n, to: shared.executor) }
-        } else {
-            pass.run([request])
+        // The pass reads the features through `feature` itself, on whichever thread leads it,
+        // before this call returns.
+        withoutActuallyEscaping(feature) { feature in
+            let request = HeadPassRequest(session: self, tokens: tokens, feature: feature, ownFeatures: ownFeatures,
+                                          positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
+                                          withLogits: withLogits)
+            if let shared {
+                shared.combiner.run(request, rows: n, on: shared.executor) { pass.run([request]) }
+            } else {
+                pass.run([request])
+            }
         }
     }
 

@@ -2,13 +2,13 @@ import Inference
 import Tokenization
 
 /// One draft session's share of a head pass: pairs (token tᵢ₊₁, feature fᵢ), validated.
-/// The pointers are valid until the pass returns.
+/// The pointers and `feature` are valid until the pass returns.
 struct HeadPassRequest {
     let session: DraftSession
     let tokens: UnsafeBufferPointer<TokenID>
-    /// fᵢ for each row: a target feature (`head.featureWidth` floats) or, with `ownFeatures`,
-    /// the head's own predicted feature (hidden-size floats).
-    let features: [UnsafePointer<Float>]
+    /// fᵢ of row i: a target feature (`head.featureWidth` floats) or, with `ownFeatures`, the
+    /// head's own predicted feature (hidden-size floats).
+    let feature: (Int) -> UnsafePointer<Float>
     let ownFeatures: Bool
     let positions: UnsafeBufferPointer<Int32>
     let mask: AttentionMask?
@@ -66,7 +66,7 @@ final class HeadPass {
                 for i in 0..<segment.count {
                     let row = input.pointer + (segment.row + i) * 2 * d
                     head.embedding.copyRow(Int(r.tokens[i]), into: row)
-                    (row + d).update(from: r.features[i], count: d)
+                    (row + d).update(from: r.feature(i), count: d)
                 }
             }
             linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
@@ -79,14 +79,16 @@ final class HeadPass {
                 for i in 0..<segment.count {
                     head.embedding.copyRow(Int(r.tokens[i]), into: embedded.pointer + (segment.row + i) * d)
                     if r.ownFeatures {
-                        (x.pointer + (segment.row + i) * d).update(from: r.features[i], count: d)
+                        (x.pointer + (segment.row + i) * d).update(from: r.feature(i), count: d)
                     } else {
-                        (input.pointer + fusedRows * w).update(from: r.features[i], count: w)
+                        (input.pointer + fusedRows * w).update(from: r.feature(i), count: w)
                         fusedRows += 1
                     }
                 }
             }
-            if fusedRows > 0 {
+            if fusedRows == n {  // every row reads target features: fc writes the stream in place
+                linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
+            } else if fusedRows > 0 {
                 linear(input.pointer, rows: fusedRows, weight: head.fc, into: fused.pointer)
                 fusedRows = 0
                 for (r, segment) in zip(requests, segments) where !r.ownFeatures {
@@ -97,17 +99,25 @@ final class HeadPass {
             segments.withUnsafeBufferPointer { layers.run(x.pointer, rows: n, segments: $0, embeddings: UnsafePointer(embedded.pointer)) }
         }
 
+        // The lm_head's input: the predicted features of the rows with logits (EAGLE-3: normed).
+        let norm = head.kind == .eagle3 ? head.norm : nil
         var logitRows = 0
-        for (r, segment) in zip(requests, segments) where r.withLogits {
-            let source = x.pointer + segment.row * d, target = selected.pointer + logitRows * d
-            if head.kind == .eagle3, let norm = head.norm {  // EAGLE-3 drafts from the normed feature
-                rmsNorm(source, weight: norm, into: target, rows: segment.count, width: d, eps: head.shape.rmsNormEps)
-            } else {
-                target.update(from: source, count: segment.count * d)
+        var lmInput = UnsafePointer(x.pointer)
+        if norm == nil && requests.allSatisfy(\.withLogits) {
+            logitRows = n  // every row, in place
+        } else {
+            lmInput = UnsafePointer(selected.pointer)
+            for (r, segment) in zip(requests, segments) where r.withLogits {
+                let source = x.pointer + segment.row * d, target = selected.pointer + logitRows * d
+                if let norm {
+                    rmsNorm(source, weight: norm, into: target, rows: segment.count, width: d, eps: head.shape.rmsNormEps)
+                } else {
+                    target.update(from: source, count: segment.count * d)
+                }
+                logitRows += segment.count
             }
-            logitRows += segment.count
         }
-        if logitRows > 0 { linear(selected.pointer, rows: logitRows, weight: head.lmHead, into: logits.pointer) }
+        if logitRows > 0 { linear(lmInput, rows: logitRows, weight: head.lmHead, into: logits.pointer) }
 
         logitRows = 0
         for (r, segment) in zip(requests, segments) {

@@ -64,7 +64,7 @@ public final class DecoderStack {
 
     /// The positions of `n` tokens appended in order (`length, length+1, …`), valid until the
     /// next call.
-    public func appendedPositions(count n: Int) -> UnsafeBufferPointer<Int32> {
+    func appendedPositions(count n: Int) -> UnsafeBufferPointer<Int32> {
         for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) }
         return UnsafeBufferPointer(start: defaultPositions, count: n)
     }

@@ -112,11 +112,7 @@ public final class InferenceSession {
             throw .tokenOutOfRange(token: t, vocabularySize: c.vocabSize)
         }
         let request = PassRequest(session: self, tokens: tokens, positions: positions, mask: mask, selection: selection)
-        if let combiner {
-            if !combiner.runAlone(rows: n, { runAlone(request) }) { combiner.run(request) }
-        } else {
-            runAlone(request)
-        }
+        if let combiner { combiner.run(request) { runAlone(request) } } else { runAlone(request) }
         return output(count: n, firstLogitsToken: request.logitRows.lowerBound)
     }
 

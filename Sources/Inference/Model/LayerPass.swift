@@ -29,15 +29,15 @@ public struct PassSegment {
 /// `Sources/CKernels`), a row's result is the same bits whichever sequences share the pass.
 /// Owns the scratch of `rows` rows. Not thread-safe.
 public final class LayerPass {
-    public let shape: StackShape
-    public let layers: [LayerWeights]
-    public let rope: RopeTable
+    let shape: StackShape
+    let layers: [LayerWeights]
+    let rope: RopeTable
     /// Most rows of one pass.
-    public let rows: Int
+    let rows: Int
     /// Layers whose input is recorded for each row (EAGLE-3 reads them), sorted.
-    public let captureLayers: [Int]
+    let captureLayers: [Int]
     /// [rows × captureLayers.count·hidden]: row i holds row i's recorded layer inputs, low to high.
-    public let captured: FloatBuffer
+    let captured: FloatBuffer
 
     private let xn: FloatBuffer         // [rows × hidden (2·hidden with an EAGLE-3 layer)] normed input of a sublayer
     private let qkv: FloatBuffer        // [rows × qkvWidth]
@@ -46,7 +46,7 @@ public final class LayerPass {
     private let activation: FloatBuffer // [rows × intermediate]
     private let scores: FloatBuffer     // [pool threads × scoreStride] one attention score row per worker
     /// Longest cache a sequence of the pass may have.
-    public let scoreStride: Int
+    let scoreStride: Int
     private var descriptors: [eagle_attention]
     private var masks: UnsafeMutablePointer<UInt8>  // the pass's masks, one byte per (row, column)
     private var maskCapacity = 0

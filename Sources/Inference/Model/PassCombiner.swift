@@ -54,7 +54,7 @@ public final class PassCombiner: @unchecked Sendable {
     private var executors: [ObjectIdentifier: PassExecutor] = [:]
     /// Used only by the session leading a pass (`running`).
     private let pass: BatchedPass
-    private var targetExecutor: PassExecutor!
+    private let targetExecutor: PassExecutor
 
     public init(model: LlamaModel, maxRows: Int = 64, sharedPrefillChunk: Int = 16, captureLayers: [Int] = [],
                 waitBounds: ClosedRange<Duration> = .microseconds(50) ... .milliseconds(20)) {
@@ -128,11 +128,25 @@ public final class PassCombiner: @unchecked Sendable {
         lock.withLock { present > 1 ? min(sharedPrefillChunk, sessionMaximum) : sessionMaximum }
     }
 
-    /// Runs `body` (the session's own pass) at once if the calling session is alone — nobody
-    /// else present, waiting or running — with the others held off until it returns; false
-    /// (and `body` not run) otherwise. The fast path of a lone request: no queue, no copies.
-    /// The pass (`rows` rows) is counted in the statistics of `executor` (nil: the target's).
-    public func runAlone(rows: Int, executor: PassExecutor? = nil, _ body: () -> Void) -> Bool {
+    /// Runs a target pass of `request`: `alone` (the session's own pass, on its own scratch)
+    /// when nobody else is present, else in a combined pass. Returns when its outputs are in
+    /// its session.
+    func run(_ request: PassRequest, alone: () -> Void) {
+        run(request, rows: request.tokens.count, on: targetExecutor, alone: alone)
+    }
+
+    /// Runs `request` (`rows` rows) in one of `executor`'s passes, with the other waiting
+    /// requests of that executor; or, when the calling session is alone, runs `alone` (its own
+    /// pass) at once instead: no queue, no copies. Returns when the request's outputs are in
+    /// its session. The caller's session must be joined.
+    public func run(_ request: Any, rows: Int, on executor: PassExecutor, alone: () -> Void) {
+        if !runAlone(rows: rows, executor: executor, alone) { submit(request, rows: rows, to: executor) }
+    }
+
+    /// Runs `body` at once if the calling session is alone — nobody else present, waiting or
+    /// running — with the others held off until it returns; false (and `body` not run)
+    /// otherwise. The pass (`rows` rows) is counted in `executor`'s statistics.
+    private func runAlone(rows: Int, executor: PassExecutor, _ body: () -> Void) -> Bool {
         lock.lock()
         guard !running, pending.isEmpty, present <= 1 else {
             lock.unlock()
@@ -144,21 +158,16 @@ public final class PassCombiner: @unchecked Sendable {
         body()
         let seconds = (ContinuousClock.now - start).seconds
         lock.lock()
-        (executor ?? targetExecutor).statistics.record(sessions: 1, rows: rows, seconds: seconds)
+        executor.statistics.record(sessions: 1, rows: rows, seconds: seconds)
         running = false
         pending.first?.wake.signal()
         lock.unlock()
         return true
     }
 
-    /// Runs `request` in a combined target pass; returns when its outputs are in its session.
-    func run(_ request: PassRequest) {
-        submit(request, rows: request.tokens.count, to: targetExecutor)
-    }
-
-    /// Runs `request` (`rows` rows) with the other waiting requests of `executor` in one of
-    /// its passes; returns when the executor has run it. The caller's session must be joined.
-    public func submit(_ request: Any, rows: Int, to executor: PassExecutor) {
+    /// Queues `request` for `executor` and waits until a pass has run it, leading one when
+    /// its turn comes.
+    private func submit(_ request: Any, rows: Int, to executor: PassExecutor) {
         let ticket = Ticket(request, rows: rows, executor: executor)
         lock.lock()
         pending.append(ticket)
@@ -204,21 +213,17 @@ public final class PassCombiner: @unchecked Sendable {
         pending = left
         running = true
         lock.unlock()
-        let start = ContinuousClock.now
-        var timings: [Double] = []
-        for group in groups {
+        let timings = groups.map { group in
             let begin = ContinuousClock.now
             group.executor.run(group.tickets.map(\.request))
-            timings.append((ContinuousClock.now - begin).seconds)
+            return (ContinuousClock.now - begin).seconds
         }
-        let seconds = (ContinuousClock.now - start).seconds
+        let seconds = timings.reduce(0, +)
         lock.lock()
         running = false
         meanPassSeconds = meanPassSeconds == 0 ? seconds : 0.9 * meanPassSeconds + 0.1 * seconds
         for (group, time) in zip(groups, timings) {
             group.executor.statistics.record(sessions: group.tickets.count, rows: group.rows, seconds: time)
-        }
-        for group in groups {
             for ticket in group.tickets {
                 ticket.done = true
                 ticket.wake.signal()
