@@ -62,7 +62,35 @@ enum Seeds {
             $0.id = 4
             $0.generate = .with { $0.chat = .with { $0.messages = [.with { $0.role = "user"; $0.content = "hi" }] } }
         }
+        // The same kinds of request on `micro` (token ids only), where an input costs microseconds.
+        let micro = Eagle_V1_Request.with {
+            $0.id = 13
+            $0.generate = .with {
+                $0.model = "micro"; $0.tokens = .with { $0.ids = [1, 5, 9, 40, 95] }; $0.maxTokens = 4; $0.stream = true
+                $0.ignoreEos = true
+            }
+        }
+        let microEagle = Eagle_V1_Request.with {
+            $0.id = 14
+            $0.generate = .with {
+                $0.model = "micro"; $0.tokens = .with { $0.ids = [3, 2, 1] }
+                $0.speculative = .with { $0.enabled = true; $0.treeDepth = 3; $0.treeTopK = 2; $0.totalTokens = 6 }
+                $0.sampling = .with { $0.temperature = 1; $0.topK = 5; $0.seed = 11 }
+            }
+        }
+        let microStatic = Eagle_V1_Request.with {
+            $0.id = 15
+            $0.generate = .with {
+                $0.model = "micro"; $0.tokens = .with { $0.ids = [8] }
+                $0.speculative = .with { $0.enabled = true; $0.staticTree = true }
+            }
+        }
         return [
+            "micro": framed([micro]),
+            "micro-eagle": framed([microEagle, .with { $0.id = 16; $0.cancel = .with { $0.targetID = 14 } }]),
+            "micro-static": framed([microStatic]),
+            "micro-auto": framed([.with { $0.id = 17; $0.generate = .with { $0.model = "micro"; $0.tokens = .with { $0.ids = [2, 4] }; $0.speculative = .with { $0.enabled = true; $0.treeDepth = 0; $0.treeTopK = 0; $0.totalTokens = 0 } } },
+                                  .with { $0.id = 18; $0.detokenize = .with { $0.model = "micro"; $0.ids = [1, 2] } }]),
             "hello-generate": framed([.hello(clientName: "seed"), generate]),
             "text-stream": framed([text]),
             "eagle": framed([eagle]),
