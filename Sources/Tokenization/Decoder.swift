@@ -208,7 +208,9 @@ struct DecoderState: Sendable {
     private mutating func feedText(_ text: [UInt32], step k: Int, _ out: inout String) {
         if text.isEmpty { return }
         guard k < plan.textSteps.count else {
-            out.unicodeScalars.append(contentsOf: text.lazy.compactMap(Unicode.Scalar.init))
+            // A plain loop: `append(contentsOf:)` of a lazy map runs unspecialized inside the
+            // standard library (generic metadata lookups per call).
+            for v in text { if let u = Unicode.Scalar(v) { out.unicodeScalars.append(u) } }
             return
         }
         switch plan.textSteps[k] {
