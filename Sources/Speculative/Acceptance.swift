@@ -61,7 +61,7 @@ struct Acceptor {
                     return (token, keyedByNode)
                 }
             }
-            guard let child = tree.children[node].first(where: { tree.tokens[$0] == match }) else {
+            guard let child = tree.children(of: node).first(where: { tree.tokens[$0] == match }) else {
                 return Acceptance(path: path, bonus: target)
             }
             path.append(child)

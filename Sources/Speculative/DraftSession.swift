@@ -65,9 +65,9 @@ final class DraftSession {
                                           positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
                                           withLogits: withLogits)
             if let shared {
-                shared.combiner.run(request, rows: n, on: shared.executor) { pass.run([request]) }
+                shared.combiner.run(request, rows: n, on: shared.executor) { pass.run(CollectionOfOne(request)) }
             } else {
-                pass.run([request])
+                pass.run(CollectionOfOne(request))
             }
         }
     }

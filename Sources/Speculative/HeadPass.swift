@@ -50,10 +50,13 @@ final class HeadPass {
     var byteCount: Int { layers.byteCount + [input, embedded, x, fused, selected, logits].reduce(0) { $0 + $1.byteCount } }
 
     /// Runs `requests` (at most `rows` rows in all) as one pass, advances each session's
-    /// cache, and hands each session its features and logits.
-    func run(_ requests: [HeadPassRequest]) {
+    /// cache, and hands each session its features and logits. A session's pass alone is
+    /// `CollectionOfOne` (nothing allocated).
+    func run<Requests: Collection<HeadPassRequest>>(_ requests: Requests) {
         let d = head.shape.hiddenSize
-        segments.removeAll(keepingCapacity: true)
+        // The segments hold the requests' masks only for the pass: a drafter rebuilds its
+        // mask in place for the next one, which a reference kept here would force to copy.
+        defer { segments.removeAll(keepingCapacity: true) }
         var n = 0
         for r in requests {
             segments.append(PassSegment(row: n, count: r.tokens.count, cache: r.session.cache, positions: r.positions, mask: r.mask))

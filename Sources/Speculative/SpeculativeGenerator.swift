@@ -85,6 +85,8 @@ public struct SpeculativeGenerator: TokenGenerator {
         drafter.setRoot(fromRow: 0)
         let prefillDone = clock.now
         var steps = 1
+        // The verification pass's positions and mask, rebuilt in place every step.
+        var verifyPositions: [Int32] = [], verifyMask = AttentionMask(start: 0, rows: 0, columns: 0, allowed: [])
         let first = output.take([root])
         if onEvent(GenerationEvent(tokens: first.tokens, text: first.text, stats: StepStats(tokenCount: 1))) == .cancel {
             emitRest(output.stop(.cancelled), onEvent)
@@ -102,8 +104,9 @@ public struct SpeculativeGenerator: TokenGenerator {
             let drafted = try drafter.draft(root: root, limit: min(room, tree.verifiedTokens))
             // verify
             let verifyStart = clock.now
-            let verified = try target.forward(drafted.tokens, positions: drafted.positions(base: base),
-                                              mask: drafted.ancestorMask(base: base), logits: .all)
+            drafted.fillPositions(&verifyPositions, base: base)
+            drafted.fillAncestorMask(&verifyMask, base: base)
+            let verified = try target.forward(drafted.tokens, positions: verifyPositions, mask: verifyMask, logits: .all)
             // accept
             let accepted = acceptor.accept(tree: drafted, rootPosition: base, logits: { verified.logits(forToken: $0) },
                                            sampler: &sampler)

@@ -94,12 +94,13 @@ public final class TreePolicy: Sendable {
         state.withLock { all in
             let i = Self.index(sampled)
             for (step, node) in accepted.path.enumerated() {
-                let children = drafted.children[node]
+                let children = drafted.children(of: node)
                 let depth = drafted.depths[node] + 1
                 guard depth <= Statistics.depths, !children.isEmpty else { continue }
                 for rank in 0..<min(children.count, Statistics.ranks) { all[i].trials[Statistics.cell(depth, rank)] += 1 }
-                if step + 1 < accepted.path.count, let rank = children.firstIndex(of: accepted.path[step + 1]),
-                   rank < Statistics.ranks {
+                // A slice: its indices are the tree's, the rank counts from its start.
+                if step + 1 < accepted.path.count, let at = children.firstIndex(of: accepted.path[step + 1]),
+                   case let rank = at - children.startIndex, rank < Statistics.ranks {
                     all[i].hits[Statistics.cell(depth, rank)] += 1
                 }
             }

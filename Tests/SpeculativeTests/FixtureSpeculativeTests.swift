@@ -12,13 +12,8 @@ import Tokenization
     let prompts: [[TokenID]]
 
     init() throws {
-        let directory = repositoryRoot.appendingPathComponent("Models/tiny-pystd")
-        model = try LlamaModel(directory: directory)
-        tokenizer = try Tokenizer.load(directory: directory)
-        head = try EagleHead(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle"), target: model)
-        let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/bench-prompts.json")))
-        let tokenizer = self.tokenizer
-        prompts = texts.map { tokenizer.encode($0) }
+        let fixture = try BundledFixture()
+        (model, head, tokenizer, prompts) = (fixture.model, fixture.head, fixture.tokenizer, fixture.prompts)
     }
 
     static let trees: [TreeConfig] = [

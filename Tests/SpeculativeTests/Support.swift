@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Speculative
 import Tokenization
 
 @_exported import TestSupport
@@ -13,4 +14,22 @@ func plainTokens(_ model: LlamaModel, prompt: [TokenID], params: GenerationParam
 func syntheticPrompt(seed: UInt64, length: Int, vocabulary: Int) -> [TokenID] {
     var random = RandomSource(seed: seed)
     return (0..<length).map { _ in TokenID(random.next() % UInt64(vocabulary)) }
+}
+
+/// The bundled model, its tokenizer and trained EAGLE head, and the held-out bench prompts.
+struct BundledFixture {
+    let model: LlamaModel
+    let head: EagleHead
+    let tokenizer: Tokenizer
+    let prompts: [[TokenID]]
+
+    init() throws {
+        let directory = repositoryRoot.appendingPathComponent("Models/tiny-pystd")
+        model = try LlamaModel(directory: directory)
+        tokenizer = try Tokenizer.load(directory: directory)
+        head = try EagleHead(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle"), target: model)
+        let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/bench-prompts.json")))
+        let tokenizer = self.tokenizer
+        prompts = texts.map { tokenizer.encode($0) }
+    }
 }

@@ -55,7 +55,8 @@ final class BatchedPass {
     /// model's context) as one pass and hands each session its outputs.
     func run(_ requests: [PassRequest]) {
         let c = model.config, d = c.hiddenSize, v = c.vocabSize
-        segments.removeAll(keepingCapacity: true)
+        // Masks are held only for the pass (their owners rebuild them in place afterwards).
+        defer { segments.removeAll(keepingCapacity: true) }
         var n = 0
         for r in requests {
             for i in 0..<r.tokens.count {
