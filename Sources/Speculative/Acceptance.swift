@@ -10,7 +10,16 @@ public struct Acceptance: Sendable, Equatable {
 
     /// Tokens emitted this step: the accepted draft tokens, then the bonus.
     public func emitted(from tree: DraftTree) -> [TokenID] {
-        path.dropFirst().map { tree.tokens[$0] } + [bonus]
+        var out: [TokenID] = []
+        emit(from: tree, into: &out)
+        return out
+    }
+
+    /// Writes the emitted tokens into `out`, reusing its storage.
+    public func emit(from tree: DraftTree, into out: inout [TokenID]) {
+        out.removeAll(keepingCapacity: true)
+        for node in path.dropFirst() { out.append(tree.tokens[node]) }
+        out.append(bonus)
     }
 }
 
@@ -34,6 +43,7 @@ enum AcceptanceRule {
 /// p, as with the residual rule; and the output equals plain sampling with the same seed.
 struct Acceptor {
     private var probabilities: [Float]   // [vocab] p at the current node
+    private var path: [Int] = []         // reused step to step (the caller lets go of each result)
     var rule = AcceptanceRule.exact
 
     init(vocabularySize: Int) {
@@ -44,7 +54,8 @@ struct Acceptor {
     mutating func accept(
         tree: DraftTree, rootPosition: Int, logits: (Int) -> UnsafeMutableBufferPointer<Float>, sampler: inout Sampler
     ) -> Acceptance {
-        var path = [0]
+        path.removeAll(keepingCapacity: true)
+        path.append(0)
         var node = 0
         var position = rootPosition + 1
         while true {

@@ -55,20 +55,39 @@ final class DraftSession {
         tokens: UnsafeBufferPointer<TokenID>, feature: (Int) -> UnsafePointer<Float>, ownFeatures: Bool = false,
         positions: UnsafeBufferPointer<Int32>? = nil, mask: AttentionMask? = nil, withLogits: Bool
     ) throws(InferenceError) {
+        // The pass reads the features through `feature` itself, on whichever thread leads it,
+        // before this call returns.
+        try withoutActuallyEscaping(feature) { feature throws(InferenceError) in
+            try run(tokens: tokens, feature: .computed(feature), ownFeatures: ownFeatures, positions: positions, mask: mask,
+                    withLogits: withLogits)
+        }
+    }
+
+    /// `forward` with fᵢ = `features[i]`: no closure to make escaping for a shared pass (the
+    /// drafter keeps these pointers in a buffer of its own; nothing is allocated per pass).
+    func forward(
+        tokens: UnsafeBufferPointer<TokenID>, features: UnsafeBufferPointer<UnsafePointer<Float>>, ownFeatures: Bool,
+        positions: UnsafeBufferPointer<Int32>?, mask: AttentionMask?, withLogits: Bool
+    ) throws(InferenceError) {
+        precondition(features.count >= tokens.count, "a feature per token")
+        try run(tokens: tokens, feature: .pointers(features), ownFeatures: ownFeatures, positions: positions, mask: mask,
+                withLogits: withLogits)
+    }
+
+    private func run(
+        tokens: UnsafeBufferPointer<TokenID>, feature: HeadPassRequest.Features, ownFeatures: Bool,
+        positions: UnsafeBufferPointer<Int32>?, mask: AttentionMask?, withLogits: Bool
+    ) throws(InferenceError) {
         let n = tokens.count
         try cache.validate(count: n, maxBatch: maxBatch, positions: positions, positionLimit: head.rope.positions, mask: mask)
         if positions == nil { for i in 0..<n { defaultPositions[i] = Int32(cache.count + i) } }
-        // The pass reads the features through `feature` itself, on whichever thread leads it,
-        // before this call returns.
-        withoutActuallyEscaping(feature) { feature in
-            let request = HeadPassRequest(session: self, tokens: tokens, feature: feature, ownFeatures: ownFeatures,
-                                          positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
-                                          withLogits: withLogits)
-            if let shared {
-                shared.combiner.run(request, rows: n, on: shared.executor) { pass.run(CollectionOfOne(request)) }
-            } else {
-                pass.run(CollectionOfOne(request))
-            }
+        let request = HeadPassRequest(session: self, tokens: tokens, feature: feature, ownFeatures: ownFeatures,
+                                      positions: positions ?? UnsafeBufferPointer(start: defaultPositions, count: n), mask: mask,
+                                      withLogits: withLogits)
+        if let shared {
+            shared.combiner.run(request, rows: n, on: shared.executor) { pass.run(CollectionOfOne(request)) }
+        } else {
+            pass.run(CollectionOfOne(request))
         }
     }
 

@@ -175,8 +175,9 @@ final class Drafter {
         }
         try tokens.withUnsafeBufferPointer { t throws(InferenceError) in
             try positions.withUnsafeBufferPointer { p throws(InferenceError) in
-                try session.forward(tokens: t, feature: { features[$0] }, ownFeatures: true, positions: p, mask: mask,
-                                    withLogits: true)
+                try features.withUnsafeBufferPointer { f throws(InferenceError) in
+                    try session.forward(tokens: t, features: f, ownFeatures: true, positions: p, mask: mask, withLogits: true)
+                }
             }
         }
         for (i, node) in frontier.enumerated() {

@@ -6,13 +6,26 @@ import Tokenization
 struct HeadPassRequest {
     let session: DraftSession
     let tokens: UnsafeBufferPointer<TokenID>
-    /// fᵢ of row i: a target feature (`head.featureWidth` floats) or, with `ownFeatures`, the
-    /// head's own predicted feature (hidden-size floats).
-    let feature: (Int) -> UnsafePointer<Float>
+    /// fᵢ of row i (`feature[i]`): a target feature (`head.featureWidth` floats) or, with
+    /// `ownFeatures`, the head's own predicted feature (hidden-size floats).
+    let feature: Features
     let ownFeatures: Bool
     let positions: UnsafeBufferPointer<Int32>
     let mask: AttentionMask?
     let withLogits: Bool
+
+    /// Where the features are: a pointer per row, or computed by the caller's closure.
+    enum Features {
+        case pointers(UnsafeBufferPointer<UnsafePointer<Float>>)
+        case computed((Int) -> UnsafePointer<Float>)
+
+        subscript(i: Int) -> UnsafePointer<Float> {
+            switch self {
+            case .pointers(let rows): rows[i]
+            case .computed(let row): row(i)
+            }
+        }
+    }
 }
 
 /// A forward pass of an EAGLE head over the rows of one or more draft sessions, each with its
@@ -69,7 +82,7 @@ final class HeadPass {
                 for i in 0..<segment.count {
                     let row = input.pointer + (segment.row + i) * 2 * d
                     head.embedding.copyRow(Int(r.tokens[i]), into: row)
-                    (row + d).update(from: r.feature(i), count: d)
+                    (row + d).update(from: r.feature[i], count: d)
                 }
             }
             linear(input.pointer, rows: n, weight: head.fc, into: x.pointer)
@@ -82,9 +95,9 @@ final class HeadPass {
                 for i in 0..<segment.count {
                     head.embedding.copyRow(Int(r.tokens[i]), into: embedded.pointer + (segment.row + i) * d)
                     if r.ownFeatures {
-                        (x.pointer + (segment.row + i) * d).update(from: r.feature(i), count: d)
+                        (x.pointer + (segment.row + i) * d).update(from: r.feature[i], count: d)
                     } else {
-                        (input.pointer + fusedRows * w).update(from: r.feature(i), count: w)
+                        (input.pointer + fusedRows * w).update(from: r.feature[i], count: w)
                         fusedRows += 1
                     }
                 }

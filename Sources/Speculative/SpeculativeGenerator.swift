@@ -87,6 +87,7 @@ public struct SpeculativeGenerator: TokenGenerator {
         var steps = 1
         // The verification pass's positions and mask, rebuilt in place every step.
         var verifyPositions: [Int32] = [], verifyMask = AttentionMask(start: 0, rows: 0, columns: 0, allowed: [])
+        var keptRows: [Int] = [], emitted: [TokenID] = []
         let first = output.take([root])
         if onEvent(GenerationEvent(tokens: first.tokens, text: first.text, stats: StepStats(tokenCount: 1))) == .cancel {
             emitRest(output.stop(.cancelled), onEvent)
@@ -112,8 +113,10 @@ public struct SpeculativeGenerator: TokenGenerator {
                                            sampler: &sampler)
             let verifyEnd = clock.now
             // commit
-            target.cache.compact(from: base, keeping: accepted.path.map { base + $0 })
-            let emitted = accepted.emitted(from: drafted)
+            keptRows.removeAll(keepingCapacity: true)
+            for node in accepted.path { keptRows.append(base + node) }
+            target.cache.compact(from: base, keeping: keptRows)
+            accepted.emit(from: drafted, into: &emitted)
             try emitted.withUnsafeBufferPointer { tokens in
                 try draft.forward(tokens: tokens, feature: { head.feature(verified, token: accepted.path[$0]).baseAddress! },
                                   withLogits: true)

@@ -135,7 +135,7 @@ import Tokenization
             for f in featureBuffers { f.deallocate() }
         }
         pass.run(lengths.indices.map { k in
-            HeadPassRequest(session: shared[k], tokens: buffers[k], feature: { featureBuffers[k] + $0 * head.featureWidth },
+            HeadPassRequest(session: shared[k], tokens: buffers[k], feature: .computed { featureBuffers[k] + $0 * head.featureWidth },
                             ownFeatures: false, positions: UnsafeBufferPointer(rebasing: positionBuffers[k][0..<lengths[k]]),
                             mask: nil, withLogits: true)
         })
@@ -143,7 +143,7 @@ import Tokenization
         // The second step in another order: the rows of a session move within the pass.
         pass.run(lengths.indices.reversed().map { k in
             HeadPassRequest(session: shared[k], tokens: buffers[lengths.count + k],
-                            feature: { featureBuffers[lengths.count + k] + $0 * d }, ownFeatures: true,
+                            feature: .computed { featureBuffers[lengths.count + k] + $0 * d }, ownFeatures: true,
                             positions: UnsafeBufferPointer(rebasing: positionBuffers[k][lengths[k]...]), mask: masks[k], withLogits: true)
         })
         for k in lengths.indices { got[k] += outputs(shared[k], rows: 3) }
