@@ -23,6 +23,10 @@ import Tokenization
         .dynamic(depth: 5, topK: 1, totalTokens: 6),
         .dynamic(depth: 4, topK: 2, totalTokens: 6),
         .dynamic(depth: 6, topK: 10, totalTokens: 60),
+        // Deeper and wider than the tokens kept: drafted only as far as what can be kept, the
+        // same tree as drafting everything.
+        .dynamic(depth: 14, topK: 29, totalTokens: 4),
+        .dynamic(depth: 9, topK: 8, totalTokens: 6),
     ]
 
     /// Reads `prompt` as the generator does: target prefill, the head's pairs, the root's pair.
