@@ -44,8 +44,9 @@ final class Drafter {
         self.config = config
         hidden = session.head.shape.hiddenSize
         switch config {
-        case .dynamic(let depth, let k, _):
-            maxRows = max(1, (depth - 1) * k)
+        case .dynamic(let depth, let k, let total):
+            let drafted = Self.draftedShape(depth: depth, k: k, keeping: total - 1)
+            maxRows = max(1, (drafted.depth - 1) * drafted.k)
             plan = nil
         case .staticTree(let choices):
             maxRows = choices.count
@@ -77,19 +78,9 @@ final class Drafter {
         switch config {
         case .dynamic(let depth, let k, let total):
             let keeping = min(total, limit) - 1
-            // Only the best `keeping` nodes are verified, so nothing deeper than `keeping` or
-            // ranked below `keeping` within a level can be: a node there has at least that many
-            // better nodes (its ancestors — a child never outscores its parent —, or the
-            // better-ranked nodes of its level), and its descendants score no higher. Drafting
-            // them would cost head passes for nothing: a request asking depth 14, top-k 29
-            // and 4 tokens (found by the frames fuzzer) drafted 13 levels of 29 rows per step.
-            let (depth, k) = (min(depth, keeping), min(k, keeping))
-            if k == 1 {
-                // A chain: every drafted node is kept, the scores are never compared (no softmax).
-                try draftDynamic(base: base, depth: depth, k: 1, normalize: false)
-            } else {
-                try draftDynamic(base: base, depth: depth, k: k, normalize: true)
-            }
+            let drafted = Self.draftedShape(depth: depth, k: k, keeping: keeping)
+            // A chain (k = 1) keeps every drafted node: scores are never compared (no softmax).
+            try draftDynamic(base: base, depth: drafted.depth, k: drafted.k, normalize: drafted.k > 1)
             pool.buildTree(&tree, root: root, keeping: keeping)
         case .staticTree:
             try draftStatic(base: base, plan: plan!)
@@ -99,6 +90,16 @@ final class Drafter {
     }
 
     // MARK: - EAGLE-2
+
+    /// The part of a dynamic shape that can reach the `keeping` verified nodes: nothing deeper
+    /// than `keeping` or ranked below `keeping` within a level can be kept — a node there has
+    /// at least that many better nodes (its ancestors — a child never outscores its parent —,
+    /// or the better-ranked nodes of its level), and its descendants score no higher. Drafting
+    /// (and sizing buffers for) more would be for nothing: a request asking depth 14, top-k 29
+    /// and 4 tokens (found by the frames fuzzer) drafted 13 levels of 29 rows per step.
+    private static func draftedShape(depth: Int, k: Int, keeping: Int) -> (depth: Int, k: Int) {
+        (min(depth, keeping), min(k, keeping))
+    }
 
     private func draftDynamic(base: Int, depth: Int, k: Int, normalize: Bool) throws(InferenceError) {
         topK.select(UnsafeMutableBufferPointer(start: rootLogits.pointer, count: session.head.draftVocabSize), k: k,
@@ -220,7 +221,7 @@ private struct StaticPlan {
         self.roots = roots
         rootK = (roots.map { rank[$0] }.max() ?? 0) + 1
         var levels: [[Group]] = []
-        for length in 2...max(2, sorted.last?.count ?? 1) where length <= (sorted.last?.count ?? 1) {
+        for length in stride(from: 2, through: sorted.last?.count ?? 1, by: 1) {
             var groups: [Group] = []
             for i in sorted.indices where sorted[i].count == length {
                 let parent = index[Array(sorted[i].dropLast())]!
@@ -270,7 +271,7 @@ private struct Pool {
     private func before(_ a: Int, _ b: Int) -> Bool { score[a] != score[b] ? score[a] > score[b] : a < b }
 
     /// The `count` best of `candidates` (in creation order) by score, best first, into `out`.
-    func selectBest(of candidates: [Int], count: Int, into out: inout [Int]) {
+    func selectBest(of candidates: some Sequence<Int>, count: Int, into out: inout [Int]) {
         out.removeAll(keepingCapacity: true)
         for c in candidates { insert(c, count: count, into: &out) }
     }
@@ -291,11 +292,11 @@ private struct Pool {
     /// parent (log-probabilities are ≤ 0) and ties go to the earlier node, so every kept
     /// node's parent is kept too; creation order puts parents first.
     mutating func buildTree(_ tree: inout DraftTree, root: TokenID, keeping: Int) {
-        var kept = self.kept
-        self.kept = []
-        defer { self.kept = kept }
-        kept.removeAll(keepingCapacity: true)
-        for node in token.indices { insert(node, count: keeping, into: &kept) }
+        // Worked on out of `self` (the selection reads the scores while it writes the list).
+        var kept: [Int] = []
+        swap(&kept, &self.kept)
+        defer { swap(&kept, &self.kept) }
+        selectBest(of: token.indices, count: keeping, into: &kept)
         // Creation order (insertion sort: at most a few dozen nodes).
         for i in kept.indices.dropFirst() {
             let node = kept[i]
