@@ -193,8 +193,9 @@ EAGLE_API int eagle_model_load(eagle_client *client, const eagle_load_params *pa
 EAGLE_API void eagle_model_info_free(eagle_model_info *info);
 
 /* Loads a model as eagle_model_load does, with its weights held as `dtype`: "bf16" (used
- * in place from a BF16 checkpoint's memory map) or "f32"; NULL or "" = the daemon's default,
- * bf16. Another value: EAGLE_E_INVALID_ARGUMENT. Thread-safe. Since 0.2. */
+ * in place from a BF16 checkpoint's memory map), "f32", or "bf16dot" (BF16 weights multiplied
+ * with activations rounded to BF16: AVX-512 BF16 speed, not the reference's bits); NULL or
+ * "" = the daemon's default, bf16. Another value: EAGLE_E_INVALID_ARGUMENT. Thread-safe. Since 0.2. */
 EAGLE_API int eagle_model_load_dtype(eagle_client *client, const eagle_load_params *params,
                                      const char *dtype, eagle_model_info **ret_info);
 
@@ -202,7 +203,7 @@ EAGLE_API int eagle_model_load_dtype(eagle_client *client, const eagle_load_para
  * A daemon that predates them reports "" and zeros. Since 0.2; a struct of its own so that
  * eagle_model_info keeps its layout. */
 typedef struct eagle_model_memory {
-    char dtype[8];                /* "bf16" or "f32": how the weights are held */
+    char dtype[8];                /* "bf16", "f32" or "bf16dot": how the weights are held */
     uint64_t weight_bytes;        /* target + draft head weights */
     uint64_t mapped_weight_bytes; /* of which used in place from the checkpoints' memory maps */
     uint64_t draft_weight_bytes;  /* of which the draft head's (0 without one) */

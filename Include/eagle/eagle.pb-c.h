@@ -192,7 +192,7 @@ struct  Eagle__V1__LoadModel
    */
   uint32_t context_length;
   /*
-   * weights: "bf16" (default when empty; in place from a BF16 checkpoint) or "f32"
+   * weights: "bf16" (default when empty; in place from a BF16 checkpoint), "f32",
    */
   char *dtype;
 };
@@ -516,7 +516,7 @@ struct  Eagle__V1__ModelInfo
   uint32_t layers;
   uint64_t parameters;
   /*
-   * "bf16" or "f32": how the weights are held (the head follows its target)
+   * "bf16", "f32" or "bf16dot": how the weights are held and multiplied (the head follows its target)
    */
   char *dtype;
   /*

@@ -25,12 +25,22 @@ AVX2 static void axpy_avx2(float *out, float p, const float *v, int hd) {
     for (int d = 0; d < hd; d += 8)
         _mm256_storeu_ps(out + d, _mm256_fmadd_ps(pp, _mm256_loadu_ps(v + d), _mm256_loadu_ps(out + d)));
 }
+
+AVX512 static void axpy_avx512(float *out, float p, const float *v, int hd) {
+    const __m512 pp = _mm512_set1_ps(p);
+    for (int d = 0; d < hd; d += 16)
+        _mm512_storeu_ps(out + d, _mm512_fmadd_ps(pp, _mm512_loadu_ps(v + d), _mm512_loadu_ps(out + d)));
+}
 #endif
 
 /// out += p·v, one fused multiply-add per lane (the same on every path).
-static void weighted_sum(float *out, float p, const float *v, int hd) {
+static void weighted_sum(float *out, float p, const float *v, int hd, int isa) {
 #if defined(__x86_64__)
-    if (eagle_isa_current() == EAGLE_ISA_AVX2 && hd % 8 == 0) {
+    if (isa >= EAGLE_ISA_AVX512 && hd % 16 == 0) {
+        axpy_avx512(out, p, v, hd);
+        return;
+    }
+    if (isa >= EAGLE_ISA_AVX2 && hd % 8 == 0) {
         axpy_avx2(out, p, v, hd);
         return;
     }
@@ -67,9 +77,10 @@ static void attend_one(const eagle_attention *a, int t, int worker) {
     }
     const float inverse = 1 / sum;
     for (int d = 0; d < hd; d++) out[d] = 0;
+    const int isa = eagle_isa_current();
     for (int j = 0; j < total; j++) {
         if (!visible(a, i, j)) continue;
-        weighted_sum(out, scores[j] * inverse, values + (long)j * hd, hd);
+        weighted_sum(out, scores[j] * inverse, values + (long)j * hd, hd, isa);
     }
 }
 

@@ -7,7 +7,9 @@
 static int best_isa(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return EAGLE_ISA_AVX2;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return EAGLE_ISA_C;
+    if (!__builtin_cpu_supports("avx512f")) return EAGLE_ISA_AVX2;
+    return __builtin_cpu_supports("avx512bf16") ? EAGLE_ISA_AVX512_BF16 : EAGLE_ISA_AVX512;
 #endif
     return EAGLE_ISA_C;
 }
@@ -18,7 +20,10 @@ static int initial_isa(void) {
     int best = best_isa();
     /* EAGLE_KERNELS may only step down (a path the CPU lacks would fault). */
     const char *forced = getenv("EAGLE_KERNELS");
-    if (forced && strcmp(forced, "c") == 0) return EAGLE_ISA_C;
+    if (!forced) return best;
+    for (int isa = EAGLE_ISA_C; isa < best; isa++)
+        if (strcmp(forced, eagle_isa_name(isa)) == 0) return isa;
+    if (strcmp(forced, "avx2") == 0 && best > EAGLE_ISA_AVX2) return EAGLE_ISA_AVX2;
     return best;
 }
 
@@ -41,6 +46,8 @@ int eagle_isa_force(int isa) {
 
 const char *eagle_isa_name(int isa) {
     switch (isa) {
+    case EAGLE_ISA_AVX512_BF16: return "avx512-bf16";
+    case EAGLE_ISA_AVX512: return "avx512f";
     case EAGLE_ISA_AVX2: return "avx2+fma";
     default: return "c";
     }

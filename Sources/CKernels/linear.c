@@ -1,135 +1,111 @@
-/* Linear layers, y[n × N] (+)= x[n × K] · Wᵀ, for BF16 or FP32 weights in the Hugging Face
- * layout, 1…64 rows, in the canonical 16-lane order (ckernels.h).
+/* Linear layers, y[n × N] (+)= x[n × K] · Wᵀ, for weights in the Hugging Face layout, 1…64
+ * rows, in the canonical order of the matrix's dtype (lanes.h): the portable C path, the
+ * dispatch to the instruction-set paths (linear_avx2.c, linear_avx512.c, linear_bf16dot.c),
+ * and the split of outputs into pool tasks.
  *
  * Bound: a pass streams the weights once (N·K·bytes ÷ memory bandwidth) and does 2·n·N·K
- * FLOPs (÷ FMA peak: 2 cores × 2 FMA pipes × 8 lanes × 2 FLOPs per cycle on AVX2). The
- * outputs are cut into tasks whose weights fit in L2; inside a task, a block of up to three
- * input rows (in L1) meets every weight row, so weights come from DRAM once per pass and
- * from L2 once per row block. Register blocks (rows × outputs, two 8-lane accumulators
- * each): 3×2 and 2×2 (12 and 8 accumulators of the 16 ymm registers), 1×4 for one row.
+ * FLOPs (÷ the path's multiply-add peak). The outputs are cut into tasks whose weights fit
+ * in L2; inside a task, a block of a few input rows (in L1) meets every weight row, so
+ * weights come from DRAM once per pass and from L2 once per row block.
  *
- * Invariance: the register block only decides which (row, output) dot products run side by
- * side; each one's operation sequence is the same in every block shape, on every thread. */
+ * Invariance: which path runs, how outputs are split into tasks and which thread runs a task
+ * never change an element's operation sequence. */
 #include "lanes.h"
+#include "linear_paths.h"
 
-static inline void store(float *y, float s, int accumulate) {
-    *y = accumulate ? *y + s : s;
-}
+#include <stdlib.h>
+#include <string.h>
 
-static void range_c(const void *w, int dtype, int K, const float *x, int n, float *y, int ldy,
-                    int accumulate, int o_begin, int o_end) {
+void eagle_range_c(const void *w, int dtype, int K, const float *x, int n, float *y, int ldy,
+                   int accumulate, int o_begin, int o_end) {
     const long row_bytes = (long)K * (dtype == EAGLE_BF16 ? 2 : 4);
     for (int i = 0; i < n; i++)
         for (int o = o_begin; o < o_end; o++)
-            store(y + (long)i * ldy + o, dot_c(x + (long)i * K, (const char *)w + o * row_bytes, dtype, K), accumulate);
+            store_output(y + (long)i * ldy + o, dot_c(x + (long)i * X_STRIDE(K), (const char *)w + o * row_bytes, dtype, K), accumulate);
 }
 
-#if defined(__x86_64__)
+/// The activations of a pass as the kernels read them: copied into a per-thread buffer
+/// (grown as needed and kept) with rows X_STRIDE(K) elements apart — as FP32, or rounded to
+/// BF16 for EAGLE_BF16_DOT. The copy is n·K elements against the n·N·K of the product.
+typedef struct {
+    const float *f32;
+    const uint16_t *bf16;
+} activations;
 
-/// R input rows × O weight rows; R, O and dtype are constants after inlining, so the
-/// accumulator arrays live in registers.
-AVX2 static inline __attribute__((always_inline)) void block_avx2(
-    const int R, const int O, const int dtype, const float *x, int K, const char *w, long row_bytes,
-    float *y, int ldy, int accumulate) {
-    __m256 lo[3][4], hi[3][4];
-    for (int r = 0; r < R; r++)
-        for (int o = 0; o < O; o++) lo[r][o] = hi[r][o] = _mm256_setzero_ps();
-    const int K16 = K & ~15;
-    /* The next block's weight rows (contiguous after these O rows) are prefetched as this
-     * block runs, spread over its iterations: the hardware prefetcher stops at page
-     * boundaries, and a BF16 row of 2048 is exactly one 4 KiB page. */
-    const char *next = w + O * row_bytes;
-    const int step_bytes = O * 16 * (dtype == EAGLE_BF16 ? 2 : 4);
-    for (int k = 0; k < K16; k += 16) {
-        for (int b = 0; b < step_bytes; b += 64) _mm_prefetch(next + (long)k / 16 * step_bytes + b, _MM_HINT_T0);
-        for (int o = 0; o < O; o++) {
-            const __m256 wl = load8_weights(w + o * row_bytes, dtype, k);
-            const __m256 wh = load8_weights(w + o * row_bytes, dtype, k + 8);
-            for (int r = 0; r < R; r++) {
-                lo[r][o] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(x + (long)r * K + k), lo[r][o]);
-                hi[r][o] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(x + (long)r * K + k + 8), hi[r][o]);
-            }
-        }
+static _Thread_local void *staged;
+static _Thread_local long staged_bytes;
+
+static void prepare(const eagle_matrix *W, const float *x, int n, activations *a) {
+    const int K = W->K, dot = W->dtype == EAGLE_BF16_DOT;
+    const long bytes = (long)n * X_STRIDE(K) * (dot ? 2 : 4);
+    if (bytes > staged_bytes) {
+        free(staged);
+        if (posix_memalign(&staged, 64, (size_t)bytes) != 0) abort(); /* as Swift's own allocations do */
+        staged_bytes = bytes;
     }
-    for (int r = 0; r < R; r++)
-        for (int o = 0; o < O; o++) {
-            const float *xr = x + (long)r * K;
-            const void *wo = w + o * row_bytes;
-            float s = reduce16_avx2(lo[r][o], hi[r][o]);
-            for (int k = K16; k < K; k++) s = fmaf(weight_at(wo, dtype, k), xr[k], s);
-            store(y + (long)r * ldy + o, s, accumulate);
-        }
-}
-
-#define BLOCK(R, O, T)                                                                            \
-    AVX2 static void block_##R##x##O##_##T(const float *x, int K, const char *w, long rb, float *y, \
-                                           int ldy, int acc) {                                     \
-        block_avx2(R, O, EAGLE_##T, x, K, w, rb, y, ldy, acc);                                     \
-    }
-BLOCK(3, 2, F32) BLOCK(2, 2, F32) BLOCK(1, 4, F32) BLOCK(3, 1, F32) BLOCK(2, 1, F32) BLOCK(1, 1, F32)
-BLOCK(3, 2, BF16) BLOCK(2, 2, BF16) BLOCK(1, 4, BF16) BLOCK(3, 1, BF16) BLOCK(2, 1, BF16) BLOCK(1, 1, BF16)
-
-typedef void (*block_fn)(const float *, int, const char *, long, float *, int, int);
-
-/* [dtype][rows − 1]: the wide block and its one-output remainder. */
-static const block_fn wide_blocks[2][3] = {
-    {block_1x4_F32, block_2x2_F32, block_3x2_F32}, {block_1x4_BF16, block_2x2_BF16, block_3x2_BF16}};
-static const block_fn single_blocks[2][3] = {
-    {block_1x1_F32, block_2x1_F32, block_3x1_F32}, {block_1x1_BF16, block_2x1_BF16, block_3x1_BF16}};
-
-static void range_avx2(const void *w, int dtype, int K, const float *x, int n, float *y, int ldy,
-                       int accumulate, int o_begin, int o_end) {
-    const long row_bytes = (long)K * (dtype == EAGLE_BF16 ? 2 : 4);
-    const char *base = w;
-    for (int i = 0; i < n;) {
-        const int R = n - i >= 3 ? 3 : n - i, O = R == 1 ? 4 : 2;
-        const block_fn wide = wide_blocks[dtype][R - 1], single = single_blocks[dtype][R - 1];
-        const float *xi = x + (long)i * K;
-        float *yi = y + (long)i * ldy;
-        int o = o_begin;
-        for (; o + O <= o_end; o += O) wide(xi, K, base + o * row_bytes, row_bytes, yi + o, ldy, accumulate);
-        for (; o < o_end; o++) single(xi, K, base + o * row_bytes, row_bytes, yi + o, ldy, accumulate);
-        i += R;
+    a->f32 = NULL;
+    a->bf16 = NULL;
+    if (dot) {
+        uint16_t *rows = staged;
+        for (int i = 0; i < n; i++) eagle_f32_to_bf16(x + (long)i * K, rows + i * X_STRIDE(K), K);
+        a->bf16 = rows;
+    } else {
+        float *rows = staged;
+        for (int i = 0; i < n; i++) memcpy(rows + i * X_STRIDE(K), x + (long)i * K, (size_t)K * sizeof *rows);
+        a->f32 = rows;
     }
 }
-#endif
 
-/* One segment's local output range. */
-static void segment_range(const void *w, int dtype, int K, const float *x, int n, float *y, int ldy,
+/* One stored block's local output range. */
+static void segment_range(const eagle_matrix *W, const void *w, const activations *a, int n, float *y, int ldy,
                           int accumulate, int o_begin, int o_end, int isa) {
+    if (W->dtype == EAGLE_BF16_DOT) {
+        dot_range_fn *path = eagle_dot_range_c;
 #if defined(__x86_64__)
-    if (isa == EAGLE_ISA_AVX2) {
-        range_avx2(w, dtype, K, x, n, y, ldy, accumulate, o_begin, o_end);
+        if (isa >= EAGLE_ISA_AVX512_BF16) path = eagle_dot_range_avx512bf16;
+#endif
+        path(w, W->K, a->bf16, n, y, ldy, accumulate, o_begin, o_end);
         return;
     }
+    linear_range_fn *path = eagle_range_c;
+#if defined(__x86_64__)
+    if (isa >= EAGLE_ISA_AVX512) path = eagle_range_avx512;
+    else if (isa == EAGLE_ISA_AVX2) path = eagle_range_avx2;
 #endif
-    range_c(w, dtype, K, x, n, y, ldy, accumulate, o_begin, o_end);
+    path(w, W->dtype, W->K, a->f32, n, y, ldy, accumulate, o_begin, o_end);
 }
 
-void eagle_linear_range(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate,
-                        int o_begin, int o_end, int isa) {
+static void range(const eagle_matrix *W, const activations *a, int n, float *y, int ldy, int accumulate,
+                  int o_begin, int o_end, int isa) {
     int first = 0; /* global index of the segment's first output */
     for (int s = 0; s < W->segments && first < o_end; s++) {
         const int rows = W->rows[s];
         const int b = o_begin > first ? o_begin - first : 0;
         const int e = o_end - first < rows ? o_end - first : rows;
-        if (b < e) {
-            segment_range(W->data[s], W->dtype, W->K, x, n, y + first, ldy, accumulate, b, e, isa);
-        }
+        if (b < e) segment_range(W, W->data[s], a, n, y + first, ldy, accumulate, b, e, isa);
         first += rows;
     }
 }
 
+void eagle_linear_range(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate,
+                        int o_begin, int o_end, int isa) {
+    activations a;
+    prepare(W, x, n, &a);
+    range(W, &a, n, y, ldy, accumulate, o_begin, o_end, isa);
+}
+
 float eagle_dot(const float *x, const void *w, int dtype, int K) {
 #if defined(__x86_64__)
-    if (eagle_isa_current() == EAGLE_ISA_AVX2) return dot_avx2(x, w, dtype, K);
+    const int isa = eagle_isa_current();
+    if (isa >= EAGLE_ISA_AVX512) return dot_avx512(x, w, dtype, K);
+    if (isa == EAGLE_ISA_AVX2) return dot_avx2(x, w, dtype, K);
 #endif
     return dot_c(x, w, dtype, K);
 }
 
 typedef struct {
     const eagle_matrix *W;
-    const float *x;
+    activations a;
     float *y;
     int n, ldy, accumulate, chunk, isa;
 } linear_job;
@@ -138,22 +114,23 @@ static void linear_task(void *context, int t, int worker) {
     (void)worker;
     const linear_job *j = context;
     const int b = t * j->chunk, e = b + j->chunk < j->W->N ? b + j->chunk : j->W->N;
-    eagle_linear_range(j->W, j->x, j->n, j->y, j->ldy, j->accumulate, b, e, j->isa);
+    range(j->W, &j->a, j->n, j->y, j->ldy, j->accumulate, b, e, j->isa);
 }
 
 /* Outputs per task: their weights fill about 128 KiB (L2 holds them across row blocks),
- * a multiple of 4 (the widest register block). */
+ * a multiple of 8 (the widest register block). */
 enum { task_bytes = 128 << 10, small_work = 1 << 16 };
 
 void eagle_linear(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate) {
     if (n <= 0 || W->N <= 0) return;
-    const long row_bytes = (long)W->K * (W->dtype == EAGLE_BF16 ? 2 : 4);
+    linear_job job = {W, {0}, y, n, ldy, accumulate, 0, eagle_isa_current()};
+    prepare(W, x, n, &job.a);
+    const long row_bytes = (long)W->K * (W->dtype == EAGLE_F32 ? 4 : 2);
     int chunk = (int)(task_bytes / (row_bytes > 0 ? row_bytes : 1));
-    chunk = chunk < 4 ? 4 : chunk & ~3;
-    linear_job job = {W, x, y, n, ldy, accumulate, chunk, eagle_isa_current()};
-    const int tasks = (W->N + chunk - 1) / chunk;
+    job.chunk = chunk < 8 ? 8 : chunk & ~7;
+    const int tasks = (W->N + job.chunk - 1) / job.chunk;
     if ((long)W->N * W->K * n < small_work) {
-        eagle_linear_range(W, x, n, y, ldy, accumulate, 0, W->N, job.isa);
+        range(W, &job.a, n, y, ldy, accumulate, 0, W->N, job.isa);
         return;
     }
     eagle_pool_run(linear_task, &job, tasks);

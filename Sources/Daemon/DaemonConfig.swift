@@ -50,19 +50,19 @@ public struct ModelSpec: Sendable, Equatable, Codable {
         }
     }
 
-    /// The weight dtype named `text` ("bf16", "f32"; empty = the default, bf16).
+    /// The weight dtype named `text` ("bf16", "f32", "bf16dot"; empty = the default, bf16).
     public static func dtype(named text: String) throws(ConfigError) -> WeightDType? {
         if text.isEmpty { return nil }
         guard let dtype = WeightDType(rawValue: text.lowercased()) else {
-            throw .invalid("dtype '\(text)' is unknown (bf16, f32)")
+            throw .invalid("dtype '\(text)' is unknown (bf16, f32, bf16dot)")
         }
         return dtype
     }
 
-    /// Parses the `--model` flag: `NAME=TARGET_DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32]`.
+    /// Parses the `--model` flag: `NAME=TARGET_DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32|bf16dot]`.
     public static func parse(flag: String) throws(ConfigError) -> ModelSpec {
         guard let eq = flag.firstIndex(of: "="), eq != flag.startIndex else {
-            throw .invalid("--model expects NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32], got '\(flag)'")
+            throw .invalid("--model expects NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32|bf16dot], got '\(flag)'")
         }
         let name = String(flag[..<eq])
         var parts = flag[flag.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map(String.init)

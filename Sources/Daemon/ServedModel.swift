@@ -77,6 +77,8 @@ public final class ServedModel: Sendable {
         return "\(model.dtype.rawValue) weights \(mb(weightBytes))\(headPart) (\(mb(mappedWeightBytes)) mapped in place, "
             + "\(mb(weightBytes - mappedWeightBytes)) owned), KV cache \(kvBytesPerToken) B/token "
             + "(\(mb(kvBytesPerToken * contextLength)) at context \(contextLength))"
+            + (model.dtype == .bf16Dot && !KernelInfo.bf16DotInHardware
+                ? "; bf16dot without AVX-512 BF16 on this CPU: emulated in portable C, slow" : "")
     }
 
     public var contextLength: Int { model.contextLength }

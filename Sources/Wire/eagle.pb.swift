@@ -377,7 +377,7 @@ public nonisolated struct Eagle_V1_LoadModel: Sendable {
   /// 0 = the daemon's default
   public var contextLength: UInt32 = 0
 
-  /// weights: "bf16" (default when empty; in place from a BF16 checkpoint) or "f32"
+  /// weights: "bf16" (default when empty; in place from a BF16 checkpoint), "f32",
   public var dtype: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -858,7 +858,7 @@ public nonisolated struct Eagle_V1_ModelInfo: @unchecked Sendable {
     set {_uniqueStorage()._parameters = newValue}
   }
 
-  /// "bf16" or "f32": how the weights are held (the head follows its target)
+  /// "bf16", "f32" or "bf16dot": how the weights are held and multiplied (the head follows its target)
   public var dtype: String {
     get {_storage._dtype}
     set {_uniqueStorage()._dtype = newValue}

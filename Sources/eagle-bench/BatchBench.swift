@@ -19,7 +19,7 @@ struct BatchBench: ParsableCommand {
     @Option(help: "Repetitions per size (median reported).")
     var repetitions = 15
 
-    @Option(help: "Weight dtype: bf16 or f32.")
+    @Option(help: "Weight dtype: bf16, f32 or bf16dot.")
     var dtype: WeightDType = .bf16
 
     func run() throws {

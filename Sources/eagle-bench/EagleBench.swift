@@ -37,7 +37,7 @@ struct CoreBench: ParsableCommand {
     @Option(help: "Context length of the session (KV cache rows).")
     var context = 1024
 
-    @Option(help: "Weight dtype: bf16 or f32.")
+    @Option(help: "Weight dtype: bf16, f32 or bf16dot.")
     var dtype: WeightDType = .bf16
 
     func run() throws {

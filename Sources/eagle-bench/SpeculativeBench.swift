@@ -36,7 +36,7 @@ struct SpeculativeBench: ParsableCommand {
     @Option(help: "Use only the first N prompts (0 = all).")
     var limit = 0
 
-    @Option(help: "Weight dtype of target and head: bf16 or f32.")
+    @Option(help: "Weight dtype of target and head: bf16, f32 or bf16dot.")
     var dtype: WeightDType = .bf16
 
     func run() throws {

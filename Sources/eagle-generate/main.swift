@@ -39,7 +39,7 @@ struct EagleGenerate: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
-    @Option(help: "Weight dtype: bf16 (default; in place from a BF16 checkpoint) or f32.")
+    @Option(help: "Weight dtype: bf16 (default; in place from a BF16 checkpoint), f32, or bf16dot (activations rounded to BF16; fast on AVX-512 BF16).")
     var dtype: WeightDType = .bf16
 
     @Option(help: "Stop string (repeatable).")

@@ -222,7 +222,7 @@ struct Load: ParsableCommand {
     @Argument var targetDir: String
     @Option(help: "EAGLE head directory.") var draft = ""
     @Option(help: "Context length (0 = default).") var context: UInt32 = 0
-    @Option(help: "Weight dtype: bf16 (default) or f32.") var dtype = ""
+    @Option(help: "Weight dtype: bf16 (default), f32, or bf16dot (activations rounded to BF16; fast on AVX-512 BF16).") var dtype = ""
 
     func run() throws {
         try guarded {

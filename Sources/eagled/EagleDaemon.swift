@@ -22,7 +22,7 @@ struct EagleDaemon: AsyncParsableCommand {
     @Option(help: "JSON configuration file.") var config: String?
     @Option(help: "Unix socket path to create.") var socket: String?
     @Option(help: "Octal file mode of the socket, e.g. 0660.") var socketMode: String?
-    @Option(name: .customLong("model"), help: "Model to load: NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32]. Repeatable.")
+    @Option(name: .customLong("model"), help: "Model to load: NAME=DIR[,draft=DIR][,context=N][,workers=N][,queue=N][,dtype=bf16|f32|bf16dot]. Repeatable.")
     var models: [String] = []
     @Option(help: "Model used when a request names none.") var defaultModel: String?
     @Option(help: "Directory under which runtime load requests must lie (none: runtime loads refused).") var modelRoot: String?

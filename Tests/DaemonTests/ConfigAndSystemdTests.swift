@@ -59,7 +59,7 @@ struct ConfigTests {
         try Data(#"{"models": [{"name": "a", "target": "/x", "dtype": "f32"}]}"#.utf8).write(to: file)
         #expect(try DaemonConfig.load(path: file.path).models.first?.dtype == .f32)
         try Data(#"{"models": [{"name": "a", "target": "/x", "dtype": "int4"}]}"#.utf8).write(to: file)
-        #expect { try DaemonConfig.load(path: file.path) } throws: { "\($0)".contains("dtype: dtype 'int4' is unknown (bf16, f32)") }
+        #expect { try DaemonConfig.load(path: file.path) } throws: { "\($0)".contains("dtype: dtype 'int4' is unknown (bf16, f32, bf16dot)") }
         try Data(#"{"workers": "many"}"#.utf8).write(to: file)
         #expect { try DaemonConfig.load(path: file.path) } throws: { "\($0)".contains("workers") }
         var bad = DaemonConfig()

@@ -34,8 +34,8 @@ final class TestMatrix {
         switch dtype {
         case .f32:
             return f32.withUnsafeBytes { body(WeightMatrix(blocks: blocks($0.baseAddress!, 4), inputs: inputs, dtype: .f32)) }
-        case .bf16:
-            return bf16.withUnsafeBytes { body(WeightMatrix(blocks: blocks($0.baseAddress!, 2), inputs: inputs, dtype: .bf16)) }
+        case .bf16, .bf16Dot:
+            return bf16.withUnsafeBytes { body(WeightMatrix(blocks: blocks($0.baseAddress!, 2), inputs: inputs, dtype: dtype)) }
         }
     }
 }
@@ -43,6 +43,14 @@ final class TestMatrix {
 func randomRows(_ n: Int, _ width: Int, seed: UInt64) -> [Float] {
     var random = RandomSource(seed: seed)
     return (0..<n * width).map { _ in Float(random.nextUnit() * 2 - 1) }
+}
+
+/// The values rounded to BF16 (what `bf16dot` multiplies).
+func roundedToBF16(_ x: [Float]) -> [Float] {
+    var half = [UInt16](repeating: 0, count: x.count), back = [Float](repeating: 0, count: x.count)
+    eagle_f32_to_bf16(x, &half, Int64(x.count))
+    eagle_bf16_to_f32(half, &back, Int64(x.count))
+    return back
 }
 
 /// Runs the kernel on one thread over all outputs with instruction set `isa`.
@@ -67,6 +75,8 @@ func linearOnThread(_ m: WeightMatrix, _ x: [Float], rows n: Int, start: [Float]
             let x = randomRows(n, inputs, seed: UInt64(n))
             let start = randomRows(n, outputs, seed: 99)
             for dtype in WeightDType.allCases {
+                // bf16dot multiplies the activations rounded to BF16; everything else is exact.
+                let multiplied = dtype == .bf16Dot ? roundedToBF16(x) : x
                 for accumulate in [false, true] {
                     var y = accumulate ? start : [Float](repeating: 0, count: n * outputs)
                     m.withMatrix(dtype) { linear(x, rows: n, weight: $0, into: &y, accumulate: accumulate) }
@@ -74,7 +84,7 @@ func linearOnThread(_ m: WeightMatrix, _ x: [Float], rows n: Int, start: [Float]
                     for i in 0..<n {
                         for o in 0..<outputs {
                             var s = accumulate ? Double(start[i * outputs + o]) : 0
-                            for k in 0..<inputs { s += Double(x[i * inputs + k]) * Double(m.f32[o * inputs + k]) }
+                            for k in 0..<inputs { s += Double(multiplied[i * inputs + k]) * Double(m.f32[o * inputs + k]) }
                             worst = max(worst, abs(s - Double(y[i * outputs + o])))
                         }
                     }
@@ -118,6 +128,32 @@ func linearOnThread(_ m: WeightMatrix, _ x: [Float], rows n: Int, start: [Float]
                 linear(x, rows: n, weight: w, into: &pooled, accumulate: true)
                 #expect(pooled == linearOnThread(w, x, rows: n, start: start, isa: eagle_isa_current()), "n \(n)")
             }
+        }
+    }
+
+    /// bf16dot reproduces vdpbf16ps's handling of subnormals on every path: BF16 inputs below
+    /// the normal range read as zero, and products or sums below it are flushed to zero.
+    @Test func bf16DotFlushesSubnormalsOnEveryPath() {
+        let inputs = 32, outputs = 3
+        func bf16(_ v: Float) -> UInt16 { UInt16(v.bitPattern >> 16) }   // exact for these values
+        var w = [UInt16](repeating: 0, count: inputs * outputs)
+        var x = [Float](repeating: 0, count: inputs)
+        w[1] = 0x0040; x[1] = 1                                     // row 0: a subnormal weight (2^-127)
+        w[inputs + 3] = bf16(0x1p-64); x[3] = 0x1p-63               // row 1: a subnormal product (2^-127)
+        w[2 * inputs + 5] = bf16(1); x[5] = 3                       // row 2: a control
+        func run(_ dtype: WeightDType, _ isa: Int32) -> [Float] {
+            var y = [Float](repeating: -1, count: outputs)
+            w.withUnsafeBytes { raw in
+                let m = WeightMatrix(blocks: [(raw.baseAddress!, outputs)], inputs: inputs, dtype: dtype)
+                withUnsafePointer(to: m.descriptor) { d in
+                    eagle_linear_range(d, x, 1, &y, Int32(outputs), 0, 0, Int32(outputs), isa)
+                }
+            }
+            return y
+        }
+        for isa in Self.isas {
+            #expect(run(.bf16Dot, isa) == [0, 0, 3], "isa \(isa)")
+            #expect(run(.bf16, isa) == [0x1p-127, 0x1p-127, 3], "isa \(isa): the FP32 path keeps subnormals")
         }
     }
 

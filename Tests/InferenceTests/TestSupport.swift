@@ -27,3 +27,9 @@ func temporaryDirectory() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+extension WeightDType {
+    /// The dtypes whose results reproduce transformers' (to FP32 rounding): `bf16dot` rounds
+    /// activations too, and has its own accuracy test.
+    static let reproducingReference: [WeightDType] = [.bf16, .f32]
+}

@@ -33,3 +33,8 @@ struct BundledFixture {
         prompts = texts.map { tokenizer.encode($0) }
     }
 }
+
+extension WeightDType {
+    /// The dtypes whose results reproduce the PyTorch references (`bf16dot` rounds activations).
+    static let reproducingReference: [WeightDType] = [.bf16, .f32]
+}

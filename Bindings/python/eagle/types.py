@@ -76,7 +76,7 @@ class ModelInfo:
 class ModelMemory:
     """What a loaded model's weights and one request's KV cache take."""
 
-    dtype: str  #: "bf16" or "f32": how the weights are held ("" from a daemon that predates dtypes)
+    dtype: str  #: "bf16", "f32" or "bf16dot": how the weights are held ("" from a daemon that predates dtypes)
     weight_bytes: int  #: target + draft head weights
     mapped_weight_bytes: int  #: of which used in place from the checkpoints' memory maps
     draft_weight_bytes: int  #: of which the draft head's (0 without one)

@@ -13,12 +13,12 @@
  * instruction set ran it. Dot products use a canonical order: 16 lanes, lane l summing
  * elements k ≡ l (mod 16) with fused multiply-adds in increasing k, then the lanes reduced
  * pairwise (l + l+8, l + l+4, l + l+2, 0 + 1), then the K mod 16 tail added with fused
- * multiply-adds. The portable C path computes exactly that with fmaf, so AVX2 and C agree
- * bit for bit (tested). */
+ * multiply-adds. The portable C path computes exactly that with fmaf, so AVX-512F, AVX2 and C
+ * agree bit for bit (tested); the BF16_DOT order below likewise on AVX-512 BF16 and C. */
 
 /* ---- dispatch.c: instruction-set selection ---- */
 
-enum eagle_isa { EAGLE_ISA_C = 0, EAGLE_ISA_AVX2 = 1 };
+enum eagle_isa { EAGLE_ISA_C = 0, EAGLE_ISA_AVX2 = 1, EAGLE_ISA_AVX512 = 2, EAGLE_ISA_AVX512_BF16 = 3 };
 
 /// The best path this CPU supports (decided once from CPUID).
 int eagle_isa_best(void);
@@ -27,7 +27,7 @@ int eagle_isa_current(void);
 /// Selects `isa` if the CPU supports it; returns 0, or -1 (nothing changed). For tests and
 /// benchmarks; not thread-safe against running kernels.
 int eagle_isa_force(int isa);
-/// "avx2+fma" or "c".
+/// "avx512-bf16", "avx512f", "avx2+fma" or "c".
 const char *eagle_isa_name(int isa);
 
 /* ---- pool.c: persistent worker pool ---- */
@@ -41,7 +41,10 @@ int eagle_pool_threads(void);
 
 /* ---- linear.c: y[n × N] (+)= x[n × K] · Wᵀ ---- */
 
-enum eagle_dtype { EAGLE_F32 = 0, EAGLE_BF16 = 1 };
+/// F32 and BF16 weights are multiplied with FP32 activations in the canonical order;
+/// BF16_DOT weights (stored as BF16) with activations rounded to BF16, in vdpbf16ps's order
+/// (lanes.h): twice the multiply-adds per instruction on AVX-512 BF16, not the reference's bits.
+enum eagle_dtype { EAGLE_F32 = 0, EAGLE_BF16 = 1, EAGLE_BF16_DOT = 2 };
 
 /// A weight matrix [N × K], row-major (the Hugging Face layout), stored as up to four
 /// consecutive row blocks that may live apart (q, k, v used in place from a checkpoint).
@@ -64,7 +67,7 @@ void eagle_linear(const eagle_matrix *W, const float *x, int n, float *y, int ld
 void eagle_linear_range(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate,
                         int o_begin, int o_end, int isa);
 
-/// The canonical 16-lane dot product of a float vector with a weight row.
+/// The canonical 16-lane dot product of a float vector with an F32 or BF16 weight row.
 float eagle_dot(const float *x, const void *w, int dtype, int K);
 
 /* ---- convert.c ---- */

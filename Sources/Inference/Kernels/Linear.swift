@@ -25,10 +25,12 @@ public func addBias(_ bias: UnsafePointer<Float>?, to y: UnsafeMutablePointer<Fl
 
 /// The kernels in use, for logs and benchmark output.
 public enum KernelInfo {
-    /// Instruction set of the kernels in use ("avx2+fma" or "c").
+    /// Instruction set of the kernels in use ("avx512-bf16", "avx512f", "avx2+fma" or "c").
     public static var isa: String { String(cString: eagle_isa_name(eagle_isa_current())) }
     /// The best instruction set this CPU supports.
     public static var bestISA: String { String(cString: eagle_isa_name(eagle_isa_best())) }
+    /// Whether `bf16dot` matrices run on AVX-512 BF16 (else on the portable C emulation).
+    public static var bf16DotInHardware: Bool { eagle_isa_current() >= Int32(EAGLE_ISA_AVX512_BF16.rawValue) }
     /// Threads of the kernels' worker pool (EAGLE_THREADS, else the CPUs this process may use).
     public static var threads: Int { Int(eagle_pool_threads()) }
     /// One line for start-up logs: "kernels avx2+fma, 2 threads".

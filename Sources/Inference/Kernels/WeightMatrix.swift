@@ -1,7 +1,7 @@
 import CKernels
 
-/// How a model's large matrices are stored and multiplied. Activations and accumulation are
-/// FP32 either way.
+/// How a model's large matrices are stored and multiplied. Accumulation is FP32 in every case,
+/// and so are activations except where `bf16dot` rounds them for the products.
 public enum WeightDType: String, Sendable, CaseIterable, Codable {
     /// BF16 weights, used in place from the checkpoint's memory map when it stores BF16
     /// (F16 and F32 checkpoints are rounded once at load). Half the bytes of FP32: the default.
@@ -9,10 +9,24 @@ public enum WeightDType: String, Sendable, CaseIterable, Codable {
     /// FP32 weights (a BF16 or F16 checkpoint is widened, exactly): for comparison with
     /// transformers in FP32.
     case f32
+    /// BF16 weights as `bf16`, multiplied with activations rounded to BF16 (FP32
+    /// accumulation) by AVX-512 BF16's `vdpbf16ps`: twice the multiply-adds per instruction,
+    /// for results that differ from the reference by the activations' rounding (measured in
+    /// docs/engine.md). Portable C computes the same bits where the CPU lacks the instruction,
+    /// slowly. Opt-in.
+    case bf16Dot = "bf16dot"
 
-    var kernelType: Int32 { self == .bf16 ? Int32(EAGLE_BF16.rawValue) : Int32(EAGLE_F32.rawValue) }
+    var kernelType: Int32 {
+        switch self {
+        case .bf16: Int32(EAGLE_BF16.rawValue)
+        case .f32: Int32(EAGLE_F32.rawValue)
+        case .bf16Dot: Int32(EAGLE_BF16_DOT.rawValue)
+        }
+    }
+    /// Whether the matrices are stored as BF16.
+    public var storesBF16: Bool { self != .f32 }
     /// Bytes per stored element.
-    public var byteSize: Int { self == .bf16 ? 2 : 4 }
+    public var byteSize: Int { storesBF16 ? 2 : 4 }
 }
 
 /// A weight matrix [outputs × inputs] (row-major, the Hugging Face layout) as the kernels
@@ -54,10 +68,9 @@ public struct WeightMatrix: @unchecked Sendable {
                 return (blocks[b]!, local)
             }
         }
-        switch dtype {
-        case .bf16:
+        if dtype.storesBF16 {
             eagle_bf16_to_f32(base.assumingMemoryBound(to: UInt16.self) + local * k, destination, Int64(k))
-        case .f32:
+        } else {
             UnsafeMutableRawPointer(destination).copyMemory(from: base + local * k * 4, byteCount: k * 4)
         }
     }

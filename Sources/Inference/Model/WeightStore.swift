@@ -51,7 +51,7 @@ public final class WeightStore: @unchecked Sendable {
             try reader.read(name, shape: [count], into: p + at)
             at += count
         }
-        if dtype == .bf16 { roundToBF16(p, count: total) }
+        if dtype.storesBF16 { roundToBF16(p, count: total) }
         return p
     }
 
@@ -69,17 +69,16 @@ public final class WeightStore: @unchecked Sendable {
     /// so, else converted once.
     private func block(_ reader: some TensorReader, _ name: String, rows: Int, columns: Int) throws(CheckpointError) -> UnsafeRawPointer {
         let count = rows * columns
-        if let p = try reader.storedInPlace(name, shape: [rows, columns], dtype: dtype == .bf16 ? .bf16 : .f32) {
+        if let p = try reader.storedInPlace(name, shape: [rows, columns], dtype: dtype.storesBF16 ? .bf16 : .f32) {
             if !readers.contains(where: { $0.sourcePath == reader.sourcePath }) { readers.append(reader) }
             mappedBytes += count * dtype.byteSize
             return p
         }
-        switch dtype {
-        case .f32:
+        if !dtype.storesBF16 {
             let p = allocate(count * 4).bindMemory(to: Float.self, capacity: count)
             try reader.read(name, shape: [rows, columns], into: p)
             return UnsafeRawPointer(p)
-        case .bf16:
+        } else {
             let wide = UnsafeMutablePointer<Float>.allocate(capacity: count)
             defer { wide.deallocate() }
             try reader.read(name, shape: [rows, columns], into: wide)
