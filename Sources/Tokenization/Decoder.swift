@@ -96,6 +96,8 @@ struct DecoderState: Sendable {
     private var joinedAny = false
     private var held: [[UInt32]]            // [textSteps] text a step cannot emit yet
     private var stripLeft: [Int]            // [textSteps] leading characters Strip may still remove
+    private var bytes: [UInt8] = []         // scratch: a byte-level token's bytes (storage kept)
+    private var scalars: [UInt32] = []      // scratch: their decoded scalar values (storage kept)
 
     init(plan: DecoderPlan) {
         self.plan = plan
@@ -116,7 +118,11 @@ struct DecoderState: Sendable {
     mutating func finish() -> String {
         var out = ""
         for k in plan.unitSteps.indices { flushBytes(step: k, &out) }
-        if plan.merge == .byteLevel { feedText(utf8.finish().scalarValues, step: 0, &out) }
+        if plan.merge == .byteLevel {
+            scalars.removeAll(keepingCapacity: true)
+            utf8.finish(into: &scalars)
+            feedText(scalars, step: 0, &out)
+        }
         finishText(step: 0, &out)
         return out
     }
@@ -191,15 +197,18 @@ struct DecoderState: Sendable {
 
     private mutating func sinkUnit(_ unit: String, _ out: inout String) {
         switch plan.merge {
-        case .concat:
-            feedText(unit.scalarValues, step: 0, &out)
-        case .spaceJoin:
-            feedText((joinedAny ? [0x20] : []) + unit.scalarValues, step: 0, &out)
+        case .concat, .spaceJoin:
+            scalars.removeAll(keepingCapacity: true)
+            if plan.merge == .spaceJoin, joinedAny { scalars.append(0x20) }
+            for u in unit.unicodeScalars { scalars.append(u.value) }
             joinedAny = true
+            feedText(scalars, step: 0, &out)
         case .byteLevel:
-            var bytes: [UInt8] = []
+            bytes.removeAll(keepingCapacity: true)
             ByteLevelMap.appendBytes(of: unit, to: &bytes)
-            feedText(utf8.feed(bytes).scalarValues, step: 0, &out)
+            scalars.removeAll(keepingCapacity: true)
+            utf8.feed(bytes, into: &scalars)
+            feedText(scalars, step: 0, &out)
         }
     }
 

@@ -2,31 +2,30 @@
 /// `String::from_utf8_lossy` (one U+FFFD per maximal invalid subpart), so decoding a byte stream
 /// in pieces gives exactly what decoding it whole gives. An incomplete sequence at the end is
 /// held back until more bytes arrive or the stream finishes.
+///
+/// Decoded scalars are appended to the caller's buffer and the held-back bytes keep their
+/// storage, so a streaming caller that reuses its buffers allocates nothing per token.
 struct UTF8Stream: Sendable {
     private var pending: [UInt8] = []
 
-    /// Decodes what can be decoded of the bytes so far.
-    mutating func feed(_ bytes: [UInt8]) -> String {
-        if pending.isEmpty {
-            pending = bytes
-        } else {
-            pending.append(contentsOf: bytes)
-        }
-        return drain(final: false)
+    /// Appends to `scalars` the scalar values of what can be decoded of the bytes so far.
+    mutating func feed(_ bytes: [UInt8], into scalars: inout [UInt32]) {
+        pending.append(contentsOf: bytes)
+        drain(final: false, into: &scalars)
     }
 
-    /// Decodes the rest; an incomplete trailing sequence becomes one U+FFFD.
-    mutating func finish() -> String { drain(final: true) }
+    /// Appends the rest; an incomplete trailing sequence becomes one U+FFFD.
+    mutating func finish(into scalars: inout [UInt32]) { drain(final: true, into: &scalars) }
 
-    private mutating func drain(final: Bool) -> String {
-        var out = String.UnicodeScalarView()
-        let buf = pending
-        let n = buf.count
+    private static let replacement: UInt32 = 0xFFFD
+
+    private mutating func drain(final: Bool, into out: inout [UInt32]) {
+        let n = pending.count
         var i = 0
         outer: while i < n {
-            let b0 = buf[i]
+            let b0 = pending[i]
             if b0 < 0x80 {
-                out.append(Unicode.Scalar(b0))
+                out.append(UInt32(b0))
                 i += 1
                 continue
             }
@@ -40,7 +39,7 @@ struct UTF8Stream: Sendable {
             case 0xF1...0xF3: (length, lo, hi) = (4, 0x80, 0xBF)
             case 0xF4: (length, lo, hi) = (4, 0x80, 0x8F)
             default:
-                out.append("\u{FFFD}")
+                out.append(Self.replacement)
                 i += 1
                 continue outer
             }
@@ -48,26 +47,25 @@ struct UTF8Stream: Sendable {
             for k in 1..<length {
                 if i + k >= n {
                     if final {
-                        out.append("\u{FFFD}")
+                        out.append(Self.replacement)
                         i = n
                         break outer
                     }
-                    pending = Array(buf[i...])
-                    return String(out)
+                    pending.removeFirst(i)   // keep the incomplete sequence (at most 3 bytes)
+                    return
                 }
-                let b = buf[i + k]
+                let b = pending[i + k]
                 let ok = k == 1 ? (lo...hi).contains(b) : (0x80...0xBF).contains(b)
                 if !ok {
-                    out.append("\u{FFFD}")
+                    out.append(Self.replacement)
                     i += k
                     continue outer
                 }
                 value = value << 6 | UInt32(b & 0x3F)
             }
-            out.append(Unicode.Scalar(value) ?? "\u{FFFD}")
+            out.append(Unicode.Scalar(value) != nil ? value : Self.replacement)
             i += length
         }
         pending.removeAll(keepingCapacity: true)
-        return String(out)
     }
 }

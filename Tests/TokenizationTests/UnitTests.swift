@@ -223,3 +223,18 @@ struct CancellableEncodingTests {
         #expect(checks >= 10)
     }
 }
+
+/// The string-returning form the tests read most easily.
+extension UTF8Stream {
+    mutating func feed(_ bytes: [UInt8]) -> String {
+        var scalars: [UInt32] = []
+        feed(bytes, into: &scalars)
+        return String(scalarValues: scalars)
+    }
+
+    mutating func finish() -> String {
+        var scalars: [UInt32] = []
+        finish(into: &scalars)
+        return String(scalarValues: scalars)
+    }
+}

@@ -25,7 +25,7 @@ public struct OutputAccumulator {
 
     /// Takes a step's tokens in order, up to the first stop condition; returns what became
     /// final (tokens taken, text released).
-    public mutating func take(_ new: some Sequence<TokenID>) -> (tokens: [TokenID], text: String) {
+    public mutating func take(_ new: [TokenID]) -> (tokens: [TokenID], text: String) {
         var taken: [TokenID] = []
         var released = ""
         for token in new where stopReason == nil {
@@ -33,9 +33,10 @@ public struct OutputAccumulator {
             tokens.append(token)
             if stopTokens.contains(token) {
                 stopReason = .endOfSequence
-            } else if var d = detokenizer {
-                pending += d.append(token)
-                detokenizer = d
+            } else if detokenizer != nil {
+                // Mutated in place: a copy (`if var d = detokenizer`) made its buffers shared,
+                // so every token reallocated them.
+                pending += detokenizer!.append(token)
                 released += releasePending()
             }
             if stopReason == nil && tokens.count >= maxTokens { stopReason = .maxTokens }
@@ -55,10 +56,7 @@ public struct OutputAccumulator {
     }
 
     private mutating func flush() -> String {
-        if var d = detokenizer {
-            pending += d.finish()
-            detokenizer = d
-        }
+        if detokenizer != nil { pending += detokenizer!.finish() }
         let rest = stopStrings.isEmpty ? pending : releasePending(final: true)
         pending = ""
         return rest
