@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "eagle-bench",
             dependencies: [
-                "Inference", "Tokenization", "Speculative",
+                "Inference", "Tokenization", "Speculative", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

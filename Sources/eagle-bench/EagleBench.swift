@@ -45,9 +45,9 @@ struct CoreBench: ParsableCommand {
         // The bandwidth probe before and after (machines are shared), after the models so
         // its 256 MiB buffer does not set the peak RSS; the bound uses the median of both.
         let results = try models.map { try benchmark(URL(fileURLWithPath: $0)) }
-        let probes = (0..<2).map { _ in (Bandwidth.measure(threads: 1), Bandwidth.measure(threads: 2)) }
+        let probes = (0..<2).map { _ in (Bandwidth.measure(pooled: false), Bandwidth.measure(pooled: true)) }
         for (i, (bw1, bw2)) in probes.enumerated() {
-            print(String(format: "memory read bandwidth (probe %d): %.1f GB/s (1 thread), %.1f GB/s (2 threads)", i + 1, bw1, bw2))
+            print(String(format: "memory read bandwidth (probe %d): %.1f GB/s (1 thread), %.1f GB/s (%d threads)", i + 1, bw1, bw2, KernelInfo.threads))
         }
         let bandwidth = probes.map { max($0.0, $0.1) }.max()!
         for report in results { report(bandwidth) }

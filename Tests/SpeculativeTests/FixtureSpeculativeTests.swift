@@ -68,6 +68,23 @@ import Tokenization
         #expect(Double(tokens) / Double(steps) > 1.5)
     }
 
+    /// The guarantee holds within `bf16dot` too (its products round activations, but the same
+    /// way whatever shares the pass): greedy EAGLE equals plain greedy in that dtype, 8
+    /// prompts × 256 tokens.
+    @Test func greedyEqualsPlainInBF16Dot() throws {
+        let fixture = try BundledFixture(dtype: .bf16Dot)
+        let plain = PlainGenerator(model: fixture.model, tokenizer: nil)
+        let eagle = SpeculativeGenerator(model: fixture.model, head: fixture.head, tokenizer: nil,
+                                         tree: .dynamic(depth: 4, topK: 4, totalTokens: 16))
+        let params = GenerationParams(maxTokens: 256, ignoreEOS: true)
+        for (i, prompt) in fixture.prompts.prefix(8).enumerated() {
+            let expected = try plain.generate(prompt: prompt, params: params) { _ in .proceed }
+            let result = try eagle.generate(prompt: prompt, params: params) { _ in .proceed }
+            #expect(result.tokens == expected.tokens, "prompt \(i)")
+            #expect(result.steps < expected.tokens.count * 2 / 3, "prompt \(i): the head is accepted")
+        }
+    }
+
     /// Seed-exact sampling: for a given (prompt, seed, sampling parameters) EAGLE emits
     /// exactly the tokens plain sampling emits, whatever the tree. 500 seeds per setting,
     /// trees taken in turn.

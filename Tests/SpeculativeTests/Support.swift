@@ -23,9 +23,9 @@ struct BundledFixture {
     let tokenizer: Tokenizer
     let prompts: [[TokenID]]
 
-    init() throws {
+    init(dtype: WeightDType = .bf16) throws {
         let directory = repositoryRoot.appendingPathComponent("Models/tiny-pystd")
-        model = try LlamaModel(directory: directory)
+        model = try LlamaModel(directory: directory, dtype: dtype)
         tokenizer = try Tokenizer.load(directory: directory)
         head = try EagleHead(directory: repositoryRoot.appendingPathComponent("Models/tiny-pystd-eagle"), target: model)
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Golden/bench-prompts.json")))

@@ -77,6 +77,12 @@ void eagle_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
 /// Rounds FP32 to BF16, to nearest with ties to even (as torch's .to(torch.bfloat16)); NaN stays NaN.
 void eagle_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
 
+/* ---- stream.c: a memory-read probe for benchmarks ---- */
+
+/// Reads `bytes` of `data` (whole 64-bit words) once, on the pool's threads when `pooled`,
+/// else on the calling thread; returns a checksum so the reads cannot be elided.
+uint64_t eagle_read_memory(const void *data, int64_t bytes, int pooled);
+
 /* ---- attention.c: softmax(q·Kᵀ·scale) · V over a KV cache ---- */
 
 /// One layer's attention for `n` new tokens whose keys and values are already in the cache
