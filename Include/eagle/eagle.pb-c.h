@@ -637,9 +637,13 @@ struct  Eagle__V1__GenerateResult
    */
   uint64_t seed;
   /*
-   * "plain", or the tree used ("dynamic depth=2 top_k=1 total=3")
+   * "plain", or the tree used ("dynamic depth=2 top_k=1 total=3"); when an
    */
   char *decoding;
+  /*
+   * automatic request re-chose while it ran, each in turn with its steps
+   * ("dynamic depth=2 top_k=1 total=3 (32 steps), then plain (64 steps)")
+   */
   /*
    * "requested", or why the automatic choice made it
    */

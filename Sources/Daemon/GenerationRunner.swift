@@ -30,7 +30,12 @@ struct GenerationRunner: Sendable {
             }
             let reservation = try admitSession()
             defer { reservation.release() }
-            let generator = factory.makeGenerator(plan.decoding.choice, for: model)
+            // An automatic EAGLE request asks the policy again as it runs (it may switch trees,
+            // or to plain decoding and back); a request that named its tree keeps it.
+            let sampled = !plan.params.sampling.isGreedy
+            let schedule = plan.decoding.automatic && plan.decoding.choice.tree != nil
+                ? model.treePolicy.map { TreeSchedule(policy: $0, sampled: sampled, company: plan.decoding.company) } : nil
+            let generator = factory.makeGenerator(plan.decoding.choice, for: model, schedule: schedule)
             var chunks = ChunkCoalescer()
             let sendChunk = { (chunk: Eagle_V1_GenerateChunk) in
                 // A client that does not read holds its stream here instead of in our buffers,
@@ -53,8 +58,11 @@ struct GenerationRunner: Sendable {
                 return .proceed
             }
             if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
-            model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: !plan.params.sampling.isGreedy,
-                                     company: plan.decoding.company)
+            if let schedule, let policy = model.treePolicy {
+                if result.stopReason != .cancelled { schedule.record(into: policy, sampled: sampled, company: plan.decoding.company) }
+            } else {
+                model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: sampled, company: plan.decoding.company)
+            }
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)
@@ -75,7 +83,9 @@ struct GenerationRunner: Sendable {
                 $0.decodeSeconds = result.decodeSeconds
                 $0.queueSeconds = queueSeconds
                 $0.seed = plan.params.sampling.seed
-                $0.decoding = plan.decoding.description
+                // What was used: the first choice, or each decoding in turn when it changed.
+                let used = schedule?.segments ?? []
+                $0.decoding = Set(used.map(\.tree)).count > 1 ? schedule!.summary : plan.decoding.description
                 $0.decodingReason = plan.decoding.reason
                 $0.expectedAccepted = plan.decoding.expectedTokensPerStep
             }

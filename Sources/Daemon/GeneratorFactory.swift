@@ -28,13 +28,18 @@ public struct DecodingDecision: Sendable {
     /// Requests expected to share each target pass (1: alone, or batching is off); the
     /// request's speed is recorded under it.
     public var company: Int
+    /// The model's cost-aware policy made the choice (the request left the tree to the
+    /// daemon), so it may also re-choose while the request runs.
+    public var automatic: Bool
 
-    public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double, company: Int = 1) {
+    public init(_ choice: DecodingChoice, reason: String, expectedTokensPerStep: Double, company: Int = 1,
+                automatic: Bool = false) {
         self.choice = choice
         description = choice.tree.map(TreePolicy.describe) ?? "plain"
         self.reason = reason
         self.expectedTokensPerStep = expectedTokensPerStep
         self.company = company
+        self.automatic = automatic
     }
 }
 
@@ -50,6 +55,15 @@ public protocol GeneratorFactory: Sendable {
     /// Builds the generator for one request, on the worker thread that will run it.
     /// Its KV cache lives as long as the generator: it is freed when the request ends.
     func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator
+    /// The same, with a schedule that re-chooses an automatic EAGLE request's tree while it
+    /// runs (factories that cannot re-choose ignore it).
+    func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel, schedule: TreeSchedule?) -> any TokenGenerator
+}
+
+extension GeneratorFactory {
+    public func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel, schedule: TreeSchedule?) -> any TokenGenerator {
+        makeGenerator(decoding, for: model)
+    }
 }
 
 /// Plain decoding, or `SpeculativeGenerator` over the model's EAGLE head.
@@ -60,6 +74,10 @@ public struct StandardGeneratorFactory: GeneratorFactory {
     public init() {}
 
     public func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {
+        makeGenerator(decoding, for: model, schedule: nil)
+    }
+
+    public func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel, schedule: TreeSchedule?) -> any TokenGenerator {
         switch decoding {
         case .plain:
             return PlainGenerator(model: model.model, tokenizer: model.tokenizer, maxBatch: maxBatch, combiner: model.combiner)
@@ -67,6 +85,7 @@ public struct StandardGeneratorFactory: GeneratorFactory {
             var generator = SpeculativeGenerator(model: model.model, head: head, tokenizer: model.tokenizer, tree: tree, maxBatch: maxBatch)
             generator.policy = model.treePolicy
             generator.combiner = model.combiner
+            generator.schedule = schedule
             return generator
         }
     }
@@ -91,7 +110,7 @@ public struct StandardGeneratorFactory: GeneratorFactory {
             let auto = policy.choose(sampled: sampled, company: model.expectedCompany)
             let choice: DecodingChoice = auto.tree.map { .eagle(head, $0) } ?? .plain
             return DecodingDecision(choice, reason: "automatic: " + auto.reason, expectedTokensPerStep: auto.expectedTokensPerStep,
-                                    company: auto.company)
+                                    company: auto.company, automatic: true)
         } else {
             // The CPU default is a dynamic tree; its fields fill what the request leaves at 0.
             guard case .dynamic(let depth, let topK, let total) = TreeConfig.cpuDefault else {

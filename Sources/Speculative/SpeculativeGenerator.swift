@@ -24,6 +24,8 @@ public struct SpeculativeGenerator: TokenGenerator {
     public var policy: TreePolicy?
     /// Shares each target pass with the model's other requests (same outputs, fewer weight streams).
     public var combiner: PassCombiner?
+    /// Re-chooses the tree — or plain decoding — while the request runs (nil: `tree` throughout).
+    public var schedule: TreeSchedule?
     var rule = AcceptanceRule.exact
 
     public init(model: LlamaModel, head: EagleHead, tokenizer: Tokenizer?, tree: TreeConfig = .cpuDefault, maxBatch: Int = 64) {
@@ -49,7 +51,7 @@ public struct SpeculativeGenerator: TokenGenerator {
         }
         let draft = DraftSession(head: head, target: model, capacity: target.cache.capacity, maxBatch: maxBatch)
         if let combiner = target.combiner { draft.share(combiner, rows: combiner.maxRows) }
-        let drafter = Drafter(session: draft, config: tree)
+        var drafter = Drafter(session: draft, config: tree)
         var sampler = Sampler(params: params.sampling, vocabularySize: model.config.vocabSize)
         var acceptor = Acceptor(vocabularySize: model.config.vocabSize)
         acceptor.rule = rule
@@ -83,6 +85,7 @@ public struct SpeculativeGenerator: TokenGenerator {
             try draft.forward(tokens: t, feature: { _ in UnsafePointer(lastPromptFeature.pointer) }, withLogits: true)
         }
         drafter.setRoot(fromRow: 0)
+        var rootRow = 0   // the head's row that drafts the next root (its last commit pass)
         let prefillDone = clock.now
         var steps = 1
         // The verification pass's positions and mask, rebuilt in place every step.
@@ -92,17 +95,46 @@ public struct SpeculativeGenerator: TokenGenerator {
         if onEvent(GenerationEvent(tokens: first.tokens, text: first.text, stats: StepStats(tokenCount: 1))) == .cancel {
             emitRest(output.stop(.cancelled), onEvent)
         }
+        // The decoding in use (nil: plain decoding inside this request, after a schedule chose
+        // it), and the schedule's current segment.
+        var current: TreeConfig? = tree
+        var segment = TreeSchedule.Segment(tree: tree, steps: 0, tokens: 0, seconds: 0)
+        var segmentStart = clock.now
+        // While decoding plainly the head does no drafting, but it still has to read every
+        // (token, feature) pair to draft again later: pairs wait here and are read in batches.
+        let pending = PendingPairs(capacity: maxBatch, width: width)
 
         while output.stopReason == nil {
+            if let schedule, segment.steps >= schedule.everySteps {
+                segment.seconds = (clock.now - segmentStart).seconds
+                let next = schedule.close(segment)
+                if next != current {
+                    if let next {
+                        try next.validate(maxVerified: maxBatch)
+                        if current == nil {
+                            // Back from plain decoding: the head catches up on the waiting pairs;
+                            // the last one drafts the root.
+                            try pending.flush(into: draft, keepingLast: true)
+                            try pending.flushLast(into: draft)
+                            rootRow = 0
+                        }
+                        drafter = Drafter(session: draft, config: next)
+                        drafter.setRoot(fromRow: rootRow)
+                    }
+                    current = next
+                }
+                segment = TreeSchedule.Segment(tree: current, steps: 0, tokens: 0, seconds: 0)
+                segmentStart = clock.now
+            }
             let base = target.length
             let room = target.cache.capacity - base
             if room < 1 {
                 emitRest(output.stop(.contextFull), onEvent)
                 break
             }
-            // draft
+            // draft (plain decoding: the root alone, no head pass)
             let draftStart = clock.now
-            let drafted = try drafter.draft(root: root, limit: min(room, tree.verifiedTokens))
+            let drafted = try drafter.draft(root: root, limit: current.map { min(room, $0.verifiedTokens) } ?? 1)
             // verify
             let verifyStart = clock.now
             drafted.fillPositions(&verifyPositions, base: base)
@@ -117,25 +149,87 @@ public struct SpeculativeGenerator: TokenGenerator {
             for node in accepted.path { keptRows.append(base + node) }
             target.cache.compact(from: base, keeping: keptRows)
             accepted.emit(from: drafted, into: &emitted)
-            try emitted.withUnsafeBufferPointer { tokens in
-                try draft.forward(tokens: tokens, feature: { head.feature(verified, token: accepted.path[$0]).baseAddress! },
-                                  withLogits: true)
+            if current != nil {
+                try emitted.withUnsafeBufferPointer { tokens in
+                    try draft.forward(tokens: tokens, feature: { head.feature(verified, token: accepted.path[$0]).baseAddress! },
+                                      withLogits: true)
+                }
+                rootRow = emitted.count - 1
+                drafter.setRoot(fromRow: rootRow)
+                policy?.record(drafted: drafted, accepted: accepted, sampled: !params.sampling.isGreedy)
+            } else {
+                try pending.add(emitted[0], feature: head.feature(verified, token: 0).baseAddress!, session: draft)
             }
-            drafter.setRoot(fromRow: emitted.count - 1)
             root = accepted.bonus
             steps += 1
+            segment.steps += 1
             let stats = StepStats(tokenCount: emitted.count,
                                   draftSeconds: (verifyStart - draftStart).seconds + (clock.now - verifyEnd).seconds,
                                   verifySeconds: (verifyEnd - verifyStart).seconds)
-            policy?.record(drafted: drafted, accepted: accepted, sampled: !params.sampling.isGreedy)
             let step = output.take(emitted)
+            segment.tokens += step.tokens.count
             if onEvent(GenerationEvent(tokens: step.tokens, text: step.text, stats: stats)) == .cancel {
                 emitRest(output.stop(.cancelled), onEvent)
             }
         }
+        segment.seconds = (clock.now - segmentStart).seconds
+        schedule?.finish(segment)
         let end = clock.now
         return GenerationResult(tokens: output.tokens, text: output.text, stopReason: output.stopReason ?? .maxTokens,
                                 promptTokenCount: prompt.count, steps: steps,
                                 prefillSeconds: (prefillDone - start).seconds, decodeSeconds: (end - prefillDone).seconds)
+    }
+}
+
+/// (token, feature) pairs the head has not read yet, while a request decodes plainly: read in
+/// batches of `capacity − 1` without draft logits, the newest always kept back so that going
+/// back to drafting can read it with logits (the root's draft distribution).
+final class PendingPairs {
+    private let tokens: UnsafeMutablePointer<TokenID>
+    private let features: FloatBuffer
+    private let width: Int
+    let capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int, width: Int) {
+        precondition(capacity >= 2, "one pair waits while the others are read")
+        self.capacity = capacity
+        self.width = width
+        tokens = .allocate(capacity: capacity)
+        features = FloatBuffer(count: capacity * width)
+    }
+
+    deinit { tokens.deallocate() }
+
+    /// Adds a pair; when full, the head reads all but the newest.
+    func add(_ token: TokenID, feature: UnsafePointer<Float>, session: DraftSession) throws(InferenceError) {
+        if count == capacity { try flush(into: session, keepingLast: true) }
+        tokens[count] = token
+        (features.pointer + count * width).update(from: feature, count: width)
+        count += 1
+    }
+
+    /// The head reads every waiting pair but the newest (when `keepingLast`), without logits.
+    func flush(into session: DraftSession, keepingLast: Bool) throws(InferenceError) {
+        let reading = keepingLast ? count - 1 : count
+        guard reading > 0 else { return }
+        let base = features.pointer, width = width
+        try session.forward(tokens: UnsafeBufferPointer(start: tokens, count: reading),
+                            feature: { UnsafePointer(base + $0 * width) }, withLogits: false)
+        let kept = count - reading
+        if kept > 0 {
+            tokens.update(from: tokens + reading, count: kept)
+            base.update(from: base + reading * width, count: kept * width)
+        }
+        count = kept
+    }
+
+    /// The head reads the one waiting pair with its draft logits (row 0 of the session's pass).
+    func flushLast(into session: DraftSession) throws(InferenceError) {
+        precondition(count == 1, "flush(keepingLast:) first")
+        let base = features.pointer
+        try session.forward(tokens: UnsafeBufferPointer(start: tokens, count: 1), feature: { _ in UnsafePointer(base) },
+                            withLogits: true)
+        count = 0
     }
 }

@@ -995,10 +995,11 @@ public nonisolated struct Eagle_V1_GenerateResult: Sendable {
   /// the seed used (echoes the request, or the chosen one)
   public var seed: UInt64 = 0
 
-  /// "plain", or the tree used ("dynamic depth=2 top_k=1 total=3")
+  /// "plain", or the tree used ("dynamic depth=2 top_k=1 total=3"); when an
   public var decoding: String = String()
 
-  /// "requested", or why the automatic choice made it
+  /// automatic request re-chose while it ran, each in turn with its steps
+  /// ("dynamic depth=2 top_k=1 total=3 (32 steps), then plain (64 steps)")
   public var decodingReason: String = String()
 
   /// tokens per step the automatic choice expected (0 when not automatic)

@@ -76,7 +76,7 @@ struct SpeculativeBench: ParsableCommand {
         let policy = TreePolicy(costs: costs)
         let chosen = ChoiceTally()
         var auto = AutoGenerator(model: target, head: head, tokenizer: nil, policy: policy)
-        auto.onChoice = { chosen.add($0) }
+        auto.onSegments = { chosen.add($0) }
         // Plain and every tree run back to back on each prompt, so a noisy neighbour
         // slows them alike; speedups are medians of per-repetition ratios.
         let generators: [(String, any TokenGenerator)] = [("plain", PlainGenerator(model: target, tokenizer: nil))]
@@ -106,8 +106,8 @@ struct SpeculativeBench: ParsableCommand {
         let fixed = (1..<(generators.count - 1)).map { g in median(zip(runs[g], runs[0]).map { $0.tokensPerSecond / $1.tokensPerSecond }) }
         let best = max(1, fixed.max() ?? 1)  // plain is a choice too
         let autoSpeedup = median(zip(runs[generators.count - 1], runs[0]).map { $0.tokensPerSecond / $1.tokensPerSecond })
-        print(String(format: "automatic: %.2f× plain, %.1f%% of the best fixed choice (%.2f×); chosen: %@",
-                     autoSpeedup, 100 * autoSpeedup / best, best, chosen.summary))
+        print(String(format: "automatic: %.2f× plain, %.1f%% of the best fixed choice (%.2f×); decoded with (steps, re-chosen every %d): %@",
+                     autoSpeedup, 100 * autoSpeedup / best, best, auto.rechooseEvery, chosen.summary))
         print("automatic now: \(policy.choose(sampled: temperature > 0).reason)")
     }
 
@@ -118,18 +118,20 @@ struct SpeculativeBench: ParsableCommand {
         }
     }
 
-    /// How often the automatic generator chose each decoding.
+    /// Steps the automatic generator decoded each way (its requests' segments).
     final class ChoiceTally: @unchecked Sendable {
         private var counts: [String: Int] = [:]
         private var order: [String] = []
 
-        func add(_ choice: TreeChoice) {
-            let name = choice.tree.map { TreePolicy.describe($0) } ?? "plain"
-            if counts[name] == nil { order.append(name) }
-            counts[name, default: 0] += 1
+        func add(_ segments: [TreeSchedule.Segment]) {
+            for segment in segments {
+                let name = segment.tree.map { TreePolicy.describe($0) } ?? "plain"
+                if counts[name] == nil { order.append(name) }
+                counts[name, default: 0] += segment.steps
+            }
         }
 
-        var summary: String { order.map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", ") }
+        var summary: String { order.map { "\($0) \(counts[$0]!)" }.joined(separator: ", ") }
     }
 
     /// Decode-phase totals over prompts (prefill excluded).
