@@ -30,18 +30,22 @@ struct BatchBench: ParsableCommand {
         _ = try session.prefill(context)
         print("eagle-bench batch — \(model), \(dtype.rawValue), \(KernelInfo.summary), context 256, median of \(repetitions)")
         let clock = ContinuousClock()
-        var base = 0.0
-        for n in sizes.split(separator: ",").compactMap({ Int($0) }) where n <= 64 {
-            let tokens = Array(context.prefix(n))
-            var times: [Double] = []
-            for _ in 0..<repetitions {
+        // Sizes interleaved within each repetition, so a noisy neighbour (these machines are
+        // shared, and their memory bandwidth wanders by 20 % within minutes) slows all alike.
+        let counts = sizes.split(separator: ",").compactMap { Int($0) }.filter { (1...64).contains($0) }
+        var times = [[Double]](repeating: [], count: counts.count)
+        for _ in 0..<repetitions {
+            for (i, n) in counts.enumerated() {
+                let tokens = Array(context.prefix(n))
                 let start = clock.now
                 _ = try session.forward(tokens, logits: .all)
-                times.append((clock.now - start).seconds)
+                times[i].append((clock.now - start).seconds)
                 session.truncate(to: context.count)
             }
-            let t = median(times)
-            if n == 1 { base = t }
+        }
+        let base = counts.firstIndex(of: 1).map { median(times[$0]) } ?? 0
+        for (i, n) in counts.enumerated() {
+            let t = median(times[i])
             let gflops = 2 * Double(loaded.config.parameterCount) * Double(n) / t / 1e9
             print(String(format: "n = %2d: %8.3f ms  (%.2f× n=1, %.3f ms per token, %.1f GFLOP/s)", n, t * 1e3, base > 0 ? t / base : 1, t * 1e3 / Double(n), gflops))
         }
