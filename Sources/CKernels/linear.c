@@ -13,6 +13,7 @@
 #include "lanes.h"
 #include "linear_paths.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,17 +33,45 @@ typedef struct {
     const uint16_t *bf16;
 } activations;
 
-static _Thread_local void *staged;
-static _Thread_local long staged_bytes;
+/* The per-thread buffer, freed when its thread exits (a pthread key's destructor: worker
+ * threads come and go in tests and sanitizer runs). */
+typedef struct {
+    void *data;
+    long bytes;
+} staging;
+
+static pthread_key_t staging_key;
+static pthread_once_t staging_once = PTHREAD_ONCE_INIT;
+
+static void free_staging(void *p) {
+    staging *s = p;
+    free(s->data);
+    free(s);
+}
+
+static void make_staging_key(void) {
+    if (pthread_key_create(&staging_key, free_staging) != 0) abort();
+}
+
+static void *staging_buffer(long bytes) {
+    pthread_once(&staging_once, make_staging_key);
+    staging *s = pthread_getspecific(staging_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(staging_key, s) != 0) abort(); /* as Swift's own allocations do */
+    }
+    if (bytes > s->bytes) {
+        free(s->data);
+        s->data = NULL;
+        if (posix_memalign(&s->data, 64, (size_t)bytes) != 0) abort();
+        s->bytes = bytes;
+    }
+    return s->data;
+}
 
 static void prepare(const eagle_matrix *W, const float *x, int n, activations *a) {
     const int K = W->K, dot = W->dtype == EAGLE_BF16_DOT;
-    const long bytes = (long)n * X_STRIDE(K) * (dot ? 2 : 4);
-    if (bytes > staged_bytes) {
-        free(staged);
-        if (posix_memalign(&staged, 64, (size_t)bytes) != 0) abort(); /* as Swift's own allocations do */
-        staged_bytes = bytes;
-    }
+    void *staged = staging_buffer((long)n * X_STRIDE(K) * (dot ? 2 : 4));
     a->f32 = NULL;
     a->bf16 = NULL;
     if (dot) {
