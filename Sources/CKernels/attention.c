@@ -61,10 +61,11 @@ static void attend_one(const eagle_attention *a, int t, int worker) {
     float qs[max_head_dim];
     for (int d = 0; d < hd; d++) qs[d] = q[d] * a->scale;
 
+    const int isa = eagle_isa_current();
     float top = -INFINITY;
     for (int j = 0; j < total; j++) {
         if (!visible(a, i, j)) continue;
-        const float s = eagle_dot(qs, keys + (long)j * hd, EAGLE_F32, hd);
+        const float s = dot_on(isa, qs, keys + (long)j * hd, EAGLE_F32, hd);
         scores[j] = s;
         if (s > top) top = s;
     }
@@ -77,7 +78,6 @@ static void attend_one(const eagle_attention *a, int t, int worker) {
     }
     const float inverse = 1 / sum;
     for (int d = 0; d < hd; d++) out[d] = 0;
-    const int isa = eagle_isa_current();
     for (int j = 0; j < total; j++) {
         if (!visible(a, i, j)) continue;
         weighted_sum(out, scores[j] * inverse, values + (long)j * hd, hd, isa);

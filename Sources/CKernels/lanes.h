@@ -128,12 +128,23 @@ static inline float dotbf_c(const uint16_t *x, const uint16_t *w, int K) {
     for (int k = 0; k < K32; k += 32)
         for (int l = 0; l < 16; l++) {
             const int odd = k + 2 * l + 1, even = k + 2 * l;
-            acc[l] = ftz(fmaf(bf16_daz(w[odd]), bf16_daz(x[odd]), ftz(acc[l])));
+            /* acc[l] is never subnormal: it is 0 or a flushed result */
+            acc[l] = ftz(fmaf(bf16_daz(w[odd]), bf16_daz(x[odd]), acc[l]));
             acc[l] = ftz(fmaf(bf16_daz(w[even]), bf16_daz(x[even]), acc[l]));
         }
     float s = reduce16_c(acc);
     for (int k = K32; k < K; k++) s = fmaf(bf16_value(w[k]), bf16_value(x[k]), s);
     return s;
+}
+
+/// The canonical dot product on instruction set `isa` (which the CPU must support).
+static inline float dot_on(int isa, const float *x, const void *w, int dtype, int K) {
+#if defined(__x86_64__)
+    if (isa >= EAGLE_ISA_AVX512) return dot_avx512(x, w, dtype, K);
+    if (isa == EAGLE_ISA_AVX2) return dot_avx2(x, w, dtype, K);
+#endif
+    (void)isa;
+    return dot_c(x, w, dtype, K);
 }
 
 #endif

@@ -25,14 +25,6 @@ void eagle_range_c(const void *w, int dtype, int K, const float *x, int n, float
             store_output(y + (long)i * ldy + o, dot_c(x + (long)i * X_STRIDE(K), (const char *)w + o * row_bytes, dtype, K), accumulate);
 }
 
-/// The activations of a pass as the kernels read them: copied into a per-thread buffer
-/// (grown as needed and kept) with rows X_STRIDE(K) elements apart — as FP32, or rounded to
-/// BF16 for EAGLE_BF16_DOT. The copy is n·K elements against the n·N·K of the product.
-typedef struct {
-    const float *f32;
-    const uint16_t *bf16;
-} activations;
-
 /* The per-thread buffer, freed when its thread exits (a pthread key's destructor: worker
  * threads come and go in tests and sanitizer runs). */
 typedef struct {
@@ -69,31 +61,31 @@ static void *staging_buffer(long bytes) {
     return s->data;
 }
 
-static void prepare(const eagle_matrix *W, const float *x, int n, activations *a) {
-    const int K = W->K, dot = W->dtype == EAGLE_BF16_DOT;
-    void *staged = staging_buffer((long)n * X_STRIDE(K) * (dot ? 2 : 4));
-    a->f32 = NULL;
-    a->bf16 = NULL;
-    if (dot) {
-        uint16_t *rows = staged;
+/// The activations of a pass as the kernels read them: copied into the thread's staging
+/// buffer with rows X_STRIDE(K) elements apart — FP32, or rounded to BF16 for
+/// EAGLE_BF16_DOT (the matrix's dtype says which). The copy is n·K elements against the
+/// n·N·K of the product.
+static const void *prepare(const eagle_matrix *W, const float *x, int n) {
+    const int K = W->K;
+    if (W->dtype == EAGLE_BF16_DOT) {
+        uint16_t *rows = staging_buffer((long)n * X_STRIDE(K) * 2);
         for (int i = 0; i < n; i++) eagle_f32_to_bf16(x + (long)i * K, rows + i * X_STRIDE(K), K);
-        a->bf16 = rows;
-    } else {
-        float *rows = staged;
-        for (int i = 0; i < n; i++) memcpy(rows + i * X_STRIDE(K), x + (long)i * K, (size_t)K * sizeof *rows);
-        a->f32 = rows;
+        return rows;
     }
+    float *rows = staging_buffer((long)n * X_STRIDE(K) * 4);
+    for (int i = 0; i < n; i++) memcpy(rows + i * X_STRIDE(K), x + (long)i * K, (size_t)K * sizeof *rows);
+    return rows;
 }
 
 /* One stored block's local output range. */
-static void segment_range(const eagle_matrix *W, const void *w, const activations *a, int n, float *y, int ldy,
+static void segment_range(const eagle_matrix *W, const void *w, const void *a, int n, float *y, int ldy,
                           int accumulate, int o_begin, int o_end, int isa) {
     if (W->dtype == EAGLE_BF16_DOT) {
         dot_range_fn *path = eagle_dot_range_c;
 #if defined(__x86_64__)
         if (isa >= EAGLE_ISA_AVX512_BF16) path = eagle_dot_range_avx512bf16;
 #endif
-        path(w, W->K, a->bf16, n, y, ldy, accumulate, o_begin, o_end);
+        path(w, W->K, a, n, y, ldy, accumulate, o_begin, o_end);
         return;
     }
     linear_range_fn *path = eagle_range_c;
@@ -101,10 +93,10 @@ static void segment_range(const eagle_matrix *W, const void *w, const activation
     if (isa >= EAGLE_ISA_AVX512) path = eagle_range_avx512;
     else if (isa == EAGLE_ISA_AVX2) path = eagle_range_avx2;
 #endif
-    path(w, W->dtype, W->K, a->f32, n, y, ldy, accumulate, o_begin, o_end);
+    path(w, W->dtype, W->K, a, n, y, ldy, accumulate, o_begin, o_end);
 }
 
-static void range(const eagle_matrix *W, const activations *a, int n, float *y, int ldy, int accumulate,
+static void range(const eagle_matrix *W, const void *a, int n, float *y, int ldy, int accumulate,
                   int o_begin, int o_end, int isa) {
     int first = 0; /* global index of the segment's first output */
     for (int s = 0; s < W->segments && first < o_end; s++) {
@@ -118,23 +110,16 @@ static void range(const eagle_matrix *W, const activations *a, int n, float *y, 
 
 void eagle_linear_range(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate,
                         int o_begin, int o_end, int isa) {
-    activations a;
-    prepare(W, x, n, &a);
-    range(W, &a, n, y, ldy, accumulate, o_begin, o_end, isa);
+    range(W, prepare(W, x, n), n, y, ldy, accumulate, o_begin, o_end, isa);
 }
 
 float eagle_dot(const float *x, const void *w, int dtype, int K) {
-#if defined(__x86_64__)
-    const int isa = eagle_isa_current();
-    if (isa >= EAGLE_ISA_AVX512) return dot_avx512(x, w, dtype, K);
-    if (isa == EAGLE_ISA_AVX2) return dot_avx2(x, w, dtype, K);
-#endif
-    return dot_c(x, w, dtype, K);
+    return dot_on(eagle_isa_current(), x, w, dtype, K);
 }
 
 typedef struct {
     const eagle_matrix *W;
-    activations a;
+    const void *a; /* staged activations (prepare) */
     float *y;
     int n, ldy, accumulate, chunk, isa;
 } linear_job;
@@ -143,7 +128,7 @@ static void linear_task(void *context, int t, int worker) {
     (void)worker;
     const linear_job *j = context;
     const int b = t * j->chunk, e = b + j->chunk < j->W->N ? b + j->chunk : j->W->N;
-    range(j->W, &j->a, j->n, j->y, j->ldy, j->accumulate, b, e, j->isa);
+    range(j->W, j->a, j->n, j->y, j->ldy, j->accumulate, b, e, j->isa);
 }
 
 /* Outputs per task: their weights fill about 128 KiB (L2 holds them across row blocks),
@@ -152,14 +137,13 @@ enum { task_bytes = 128 << 10, small_work = 1 << 16 };
 
 void eagle_linear(const eagle_matrix *W, const float *x, int n, float *y, int ldy, int accumulate) {
     if (n <= 0 || W->N <= 0) return;
-    linear_job job = {W, {0}, y, n, ldy, accumulate, 0, eagle_isa_current()};
-    prepare(W, x, n, &job.a);
+    linear_job job = {W, prepare(W, x, n), y, n, ldy, accumulate, 0, eagle_isa_current()};
     const long row_bytes = (long)W->K * (W->dtype == EAGLE_F32 ? 4 : 2);
     int chunk = (int)(task_bytes / (row_bytes > 0 ? row_bytes : 1));
     job.chunk = chunk < 8 ? 8 : chunk & ~7;
     const int tasks = (W->N + job.chunk - 1) / job.chunk;
     if ((long)W->N * W->K * n < small_work) {
-        range(W, &job.a, n, y, ldy, accumulate, 0, W->N, job.isa);
+        range(W, job.a, n, y, ldy, accumulate, 0, W->N, job.isa);
         return;
     }
     eagle_pool_run(linear_task, &job, tasks);

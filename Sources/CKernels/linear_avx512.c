@@ -13,7 +13,6 @@
 #include "lanes.h"
 #include "linear_paths.h"
 
-
 #if defined(__x86_64__)
 
 AVX512 static inline __attribute__((always_inline)) void block_avx512(

@@ -10,19 +10,17 @@
 #include "lanes.h"
 #include "linear_paths.h"
 
-
 void eagle_dot_range_c(const uint16_t *w, int K, const uint16_t *x, int n, float *y, int ldy,
                        int accumulate, int o_begin, int o_end) {
-    const long ldx = X_STRIDE(K);
     for (int i = 0; i < n; i++)
         for (int o = o_begin; o < o_end; o++)
-            store_output(y + (long)i * ldy + o, dotbf_c(x + (long)i * ldx, w + (long)o * K, K), accumulate);
+            store_output(y + (long)i * ldy + o, dotbf_c(x + (long)i * X_STRIDE(K), w + (long)o * K, K), accumulate);
 }
 
 #if defined(__x86_64__)
 
 AVX512BF16 static inline __attribute__((always_inline)) void block_dot(
-    const int R, const int O, const uint16_t *x, int K, long ldx, const uint16_t *w, float *y, int ldy, int accumulate,
+    const int R, const int O, const uint16_t *x, int K, const uint16_t *w, float *y, int ldy, int accumulate,
     int first) {
     __m512 acc[4][8];
     for (int r = 0; r < R; r++)
@@ -35,13 +33,13 @@ AVX512BF16 static inline __attribute__((always_inline)) void block_dot(
         __m512bh wv[8];
         for (int o = 0; o < O; o++) wv[o] = (__m512bh)_mm512_loadu_si512(w + (long)o * K + k);
         for (int r = 0; r < R; r++) {
-            const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (long)r * ldx + k);
+            const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (long)r * X_STRIDE(K) + k);
             for (int o = 0; o < O; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], wv[o], xv);
         }
     }
     for (int r = 0; r < R; r++)
         for (int o = 0; o < O; o++) {
-            const uint16_t *xr = x + (long)r * ldx, *wo = w + (long)o * K;
+            const uint16_t *xr = x + (long)r * X_STRIDE(K), *wo = w + (long)o * K;
             float s = reduce16_avx512(acc[r][o]);
             for (int k = K32; k < K; k++) s = fmaf(bf16_value(wo[k]), bf16_value(xr[k]), s);
             store_output(y + (long)r * ldy + o, s, accumulate);
@@ -51,7 +49,7 @@ AVX512BF16 static inline __attribute__((always_inline)) void block_dot(
 #define BLOCK(R, O)                                                                           \
     AVX512BF16 static void dot_##R##x##O(const uint16_t *x, int K, const uint16_t *w, float *y, \
                                          int ldy, int acc, int first) {                        \
-        block_dot(R, O, x, K, X_STRIDE(K), w, y, ldy, acc, first);                                                 \
+        block_dot(R, O, x, K, w, y, ldy, acc, first);                                                 \
     }
 BLOCK(1, 8) BLOCK(2, 8) BLOCK(3, 4) BLOCK(4, 4) BLOCK(1, 1) BLOCK(2, 1) BLOCK(3, 1) BLOCK(4, 1)
 

@@ -58,11 +58,8 @@ struct GenerationRunner: Sendable {
                 return .proceed
             }
             if plan.stream, let chunk = chunks.flush() { sendChunk(chunk) }
-            if let schedule, let policy = model.treePolicy {
-                if result.stopReason != .cancelled { schedule.record(into: policy, sampled: sampled, company: plan.decoding.company) }
-            } else {
-                model.treePolicy?.record(result, tree: plan.decoding.choice.tree, sampled: sampled, company: plan.decoding.company)
-            }
+            model.treePolicy?.record(result, tree: plan.decoding.choice.tree, schedule: schedule, sampled: sampled,
+                                     company: plan.decoding.company)
             model.statistics.recordGeneration(
                 tokens: result.tokens.count, promptTokens: result.promptTokenCount, steps: result.steps,
                 decodeSeconds: result.decodeSeconds)
@@ -84,8 +81,7 @@ struct GenerationRunner: Sendable {
                 $0.queueSeconds = queueSeconds
                 $0.seed = plan.params.sampling.seed
                 // What was used: the first choice, or each decoding in turn when it changed.
-                let used = schedule?.segments ?? []
-                $0.decoding = Set(used.map(\.tree)).count > 1 ? schedule!.summary : plan.decoding.description
+                $0.decoding = schedule.flatMap { $0.switched ? $0.summary : nil } ?? plan.decoding.description
                 $0.decodingReason = plan.decoding.reason
                 $0.expectedAccepted = plan.decoding.expectedTokensPerStep
             }

@@ -52,14 +52,9 @@ public struct AutoGenerator: TokenGenerator {
             generator = PlainGenerator(model: model, tokenizer: tokenizer, maxBatch: maxBatch, combiner: combiner)
         }
         let result = try generator.generate(prompt: prompt, params: params, isCancelled: isCancelled, onEvent: onEvent)
-        if let schedule {
-            if result.stopReason != .cancelled { schedule.record(into: policy, sampled: sampled) }
-            onSegments?(schedule.segments)
-        } else {
-            policy.record(result, tree: choice.tree, sampled: sampled)
-            onSegments?([TreeSchedule.Segment(tree: nil, steps: result.steps - 1, tokens: result.tokens.count - 1,
-                                              seconds: result.decodeSeconds)])
-        }
+        policy.record(result, tree: choice.tree, schedule: schedule, sampled: sampled)
+        onSegments?(schedule?.segments ?? [TreeSchedule.Segment(tree: choice.tree, steps: result.steps - 1,
+                                                                 tokens: result.tokens.count - 1, seconds: result.decodeSeconds)])
         return result
     }
 }

@@ -114,7 +114,7 @@ public struct SpeculativeGenerator: TokenGenerator {
                         if current == nil {
                             // Back from plain decoding: the head catches up on the waiting pairs;
                             // the last one drafts the root.
-                            try pending.flush(into: draft, keepingLast: true)
+                            try pending.flushAllButLast(into: draft)
                             try pending.flushLast(into: draft)
                             rootRow = 0
                         }
@@ -203,15 +203,15 @@ final class PendingPairs {
 
     /// Adds a pair; when full, the head reads all but the newest.
     func add(_ token: TokenID, feature: UnsafePointer<Float>, session: DraftSession) throws(InferenceError) {
-        if count == capacity { try flush(into: session, keepingLast: true) }
+        if count == capacity { try flushAllButLast(into: session) }
         tokens[count] = token
         (features.pointer + count * width).update(from: feature, count: width)
         count += 1
     }
 
-    /// The head reads every waiting pair but the newest (when `keepingLast`), without logits.
-    func flush(into session: DraftSession, keepingLast: Bool) throws(InferenceError) {
-        let reading = keepingLast ? count - 1 : count
+    /// The head reads every waiting pair but the newest, without logits.
+    func flushAllButLast(into session: DraftSession) throws(InferenceError) {
+        let reading = count - 1
         guard reading > 0 else { return }
         let base = features.pointer, width = width
         try session.forward(tokens: UnsafeBufferPointer(start: tokens, count: reading),
@@ -226,7 +226,7 @@ final class PendingPairs {
 
     /// The head reads the one waiting pair with its draft logits (row 0 of the session's pass).
     func flushLast(into session: DraftSession) throws(InferenceError) {
-        precondition(count == 1, "flush(keepingLast:) first")
+        precondition(count == 1, "flushAllButLast first")
         let base = features.pointer
         try session.forward(tokens: UnsafeBufferPointer(start: tokens, count: 1), feature: { _ in UnsafePointer(base) },
                             withLogits: true)

@@ -127,10 +127,18 @@ public final class TreePolicy: Sendable {
     }
 
     /// Records a finished generation decoded with `tree` (nil: plain): its decode phase, the
-    /// first token (sampled from the prefill) excluded. Cancelled generations are left out.
-    public func record(_ result: GenerationResult, tree: TreeConfig?, sampled: Bool, company: Int = 1) {
+    /// first token (sampled from the prefill) excluded — or, when a `schedule` re-chose while it
+    /// ran, each of its segments. Cancelled generations are left out.
+    public func record(_ result: GenerationResult, tree: TreeConfig?, schedule: TreeSchedule? = nil, sampled: Bool,
+                       company: Int = 1) {
         guard result.stopReason != .cancelled else { return }
-        recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds, sampled: sampled, company: company)
+        guard let schedule else {
+            return recordRequest(tree: tree, tokens: result.tokens.count - 1, seconds: result.decodeSeconds,
+                                 sampled: sampled, company: company)
+        }
+        for s in schedule.segments {
+            recordRequest(tree: s.tree, tokens: s.tokens, seconds: s.seconds, sampled: sampled, company: company)
+        }
     }
 
     /// The best choice now for a greedy or sampled request that will share each target pass

@@ -57,11 +57,8 @@ public final class TreeSchedule: Sendable {
         closed.withLock { $0.append(segment) }
     }
 
-    /// Records every segment with the policy, as `TreePolicy.record` does for a whole request.
-    /// A cancelled request records nothing.
-    public func record(into policy: TreePolicy, sampled: Bool, company: Int = 1) {
-        for s in segments { policy.recordRequest(tree: s.tree, tokens: s.tokens, seconds: s.seconds, sampled: sampled, company: company) }
-    }
+    /// Whether the request was decoded more than one way.
+    public var switched: Bool { Set(segments.map(\.tree)).count > 1 }
 
     /// "dynamic depth=2 top_k=1 total=3 (40 steps), then plain (12 steps)": consecutive
     /// segments decoded the same way are merged.

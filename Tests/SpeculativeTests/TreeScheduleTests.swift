@@ -69,7 +69,9 @@ import Tokenization
         let summary = schedule.summary
         #expect(summary.hasPrefix("dynamic depth=2 top_k=1 total=3 (4 steps), then plain (8 steps), then dynamic"), "\(summary)")
         let policy = TreePolicy(costs: try PassCosts.measure(model: fixture.model, head: fixture.head))
-        schedule.record(into: policy, sampled: false)
+        let result = GenerationResult(tokens: [], text: "", stopReason: .maxTokens, promptTokenCount: 1, steps: 0,
+                                      prefillSeconds: 0, decodeSeconds: 0)
+        policy.record(result, tree: .cpuDefault, schedule: schedule, sampled: false)
         let plainTokens = schedule.segments.filter { $0.tree == nil }.reduce(0) { $0 + $1.tokens }
         #expect(policy.statistics(sampled: false).plain[0].tokens == plainTokens)
     }
