@@ -124,8 +124,9 @@ public final class DaemonServer: Sendable {
         service.beginDrain()
         let models = service.registry.draining
         let busy = models.reduce(0) { $0 + $1.scheduler.load.active + $1.scheduler.load.queued }
-        notifier.notify("STOPPING=1\nSTATUS=draining \(busy) requests")
-        logger.info("draining: \(busy) generations running or queued")
+        let blocking = service.blockingRequestCount
+        notifier.notify("STOPPING=1\nSTATUS=draining \(busy + blocking) requests")
+        logger.info("draining: \(busy) generations running or queued, \(blocking) tokenize, detokenize or load requests running")
         if let channel = serverChannel.withLock({ $0 }) { try? channel.close().wait() }
         if case .path(let path, _) = listener { unlink(path) }
 
@@ -141,6 +142,9 @@ public final class DaemonServer: Sendable {
             idle.wait()
         }
         for model in models { model.scheduler.stop(drain: false) }
+        // Tokenize, detokenize and load requests in flight reply before the connections close.
+        let lost = service.finishBlockingWork(until: .now() + .nanoseconds(Int(max(.zero, deadline - ContinuousClock.now).nanoseconds)))
+        if lost > 0 { logger.warning("drain timed out with \(lost) tokenize, detokenize or load requests still running; their replies are dropped") }
 
         // An empty write completes after every write queued before it: then close. A client
         // that does not read never lets it complete: its connection is closed at the deadline.

@@ -18,7 +18,7 @@ public final class DaemonService: Sendable {
     let logger: Logger
     private let started = ContinuousClock.now
     private let draining = Atomic<Bool>(false)
-    private let blocking = DispatchQueue(label: "eagled.blocking", attributes: .concurrent)
+    private let blocking = BlockingWork()
     /// Every request still running, so a drain that times out can cancel them.
     private let live = Mutex<[ObjectIdentifier: RequestTicket]>([:])
 
@@ -169,8 +169,16 @@ public final class DaemonService: Sendable {
     /// Runs `work` off the event loop and sends its response (or its error).
     private func onBlockingQueue(id: UInt64, sink: any ResponseSink,
                                  _ work: @escaping @Sendable () throws(ServiceError) -> Eagle_V1_Response) {
-        blocking.async {
-            do throws(ServiceError) { sink.send(try work()) } catch { sink.send(error.response(id: id)) }
-        }
+        blocking.submit(id: id, sink: sink, work)
+    }
+
+    /// Tokenize, detokenize and load requests running now (off the event loops).
+    public var blockingRequestCount: Int { blocking.count }
+
+    /// For the drain: waits until every tokenize, detokenize and load request running off the
+    /// event loops has sent its reply, or until `deadline`, and sends none after that.
+    /// Returns how many were still running at the deadline (their replies are dropped).
+    public func finishBlockingWork(until deadline: DispatchTime) -> Int {
+        blocking.close(waitingUntil: deadline)
     }
 }

@@ -76,6 +76,29 @@ struct LiveBackpressureTests {
         #expect(drained, "the drain hung on a connection whose client does not read")
     }
 
+    /// Tokenize (like detokenize and model loads) runs off the event loops. The drain used to
+    /// wait for generations only: it closed the connection under a running tokenize, and the
+    /// late reply went to an event loop that had shut down (NIO: "Cannot schedule tasks on an
+    /// EventLoop that has already shut down", a crash in later NIO versions).
+    @Test func aTokenizeRunningWhenTheDrainBeginsGetsItsReply() throws {
+        let daemon = try Self.daemon()
+        let client = try daemon.client()
+        try client.send(.with { $0.id = 1; $0.tokenize = .with { $0.model = "text"; $0.text = Self.text(bytes: 1 << 20) } })
+        // A connection's requests are dispatched in order, and health is answered on the event
+        // loop: once its reply is here, the tokenize is running.
+        try client.send(.with { $0.id = 2; $0.health = .init() })
+        let first = try client.receive()
+        #expect(first.id == 2, "the tokenize finished before the drain could begin: the test proves nothing on this machine")
+        let server = daemon.server
+        let start = ContinuousClock.now
+        Thread.detachNewThread { server.drainAndStop(timeout: .seconds(60)) }
+        let reply = try client.receive()
+        #expect(reply.id == 1)
+        #expect(reply.tokenize.ids.count > 10_000)
+        print("tokenize reply \(ContinuousClock.now - start) after the drain began")
+        #expect(throws: FrameError.closed) { _ = try client.receive() }
+    }
+
     @Test func aConnectionThatStaysUnwritableIsClosed() throws {
         let daemon = try Self.daemon { $0.connections.unwritableTimeoutSeconds = 1 }
         let flooder = try daemon.client("flooder")
