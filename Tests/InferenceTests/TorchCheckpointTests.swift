@@ -203,6 +203,20 @@ import Testing
         guard case .tensorOutOfBounds(path, "w", _)? = error else { Issue.record("\(label): \(String(describing: error))"); return }
     }
 
+    /// Found by the torch fuzzer (an ASan heap overflow): a name given twice, first to a
+    /// strided tensor and then to a contiguous one, kept the first one's strides, and reading
+    /// gathered the second tensor's shape with them, past the end of its storage.
+    @Test func aTensorNamedTwiceIsRefused() throws {
+        let strided = Self.tensorPickle(count: 16, shape: [2, 2], strides: [1, 8])
+        let contiguous = Self.tensorPickle(count: 16, shape: [4, 4], strides: [4, 1])
+        // One dict: the first entry's SETITEM, then the second entry (without PROTO and EMPTY_DICT).
+        let pickle = Array(strided.dropLast()) + Array(contiguous.dropFirst(3))
+        let path = try Self.torchZip(pickle, storages: ["0": [UInt8](repeating: 0, count: 64)])
+        let error = #expect(throws: CheckpointError.self) { try TorchCheckpointFile(path: path) }
+        guard case .malformedPickle(path, let detail)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(detail.contains("'w' twice"))
+    }
+
     static func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
 
     /// label → (pickle, what the error must mention)

@@ -65,9 +65,15 @@ public final class TorchCheckpointFile: Sendable {
             throw .malformedPickle(file: path, detail: "top-level object is a \(root.kind), expected a dict of tensors")
         }
         var result: [(String, Unpickler.TensorRef)] = []
+        var names = Set<String>()
         for i in stride(from: 0, to: items.values.count - 1, by: 2) {
             guard case .string(let name) = items.values[i] else {
                 throw .malformedPickle(file: path, detail: "state dict key is a \(items.values[i].kind), expected a string")
+            }
+            // torch.save writes a dict, so no name comes twice; a file that repeats one is
+            // corrupt or crafted (a second entry must not inherit anything of the first).
+            guard names.insert(name).inserted else {
+                throw .malformedPickle(file: path, detail: "state dict names tensor '\(name)' twice")
             }
             guard case .tensor(let ref) = items.values[i + 1] else {
                 throw .malformedPickle(file: path, detail: "entry '\(name)' is not a tensor but a \(items.values[i + 1].kind) (expected a flat state dict)")
