@@ -152,6 +152,8 @@ static void write_seeds(const char *dir) {
     write_file(dir, "all-errors", buf, len);
 }
 
+static void remove_socket(void) { unlink(socket_path); }
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
     const char *seeds = getenv("EAGLE_FUZZ_WRITE_SEEDS");
@@ -165,6 +167,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "cannot listen on %s: %s\n", socket_path, strerror(errno));
         exit(2);
     }
+    atexit(remove_socket);  /* libFuzzer leaves through exit() at -max_total_time and -runs */
     return 0;
 }
 

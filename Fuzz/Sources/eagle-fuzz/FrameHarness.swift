@@ -9,14 +9,14 @@ import Wire
 
 /// Socket bytes as a connection delivers them: the frame decoder, `Request` decoding, then
 /// the service's request handling (plans, validation, scheduling, tokenization, and real
-/// generation, `max_tokens` capped at 4) on two models with EAGLE heads: `tiny`, the bundled
-/// `Models/tiny-pystd` with its tokenizer (text, chat, tokenize), and `micro`, the 2-layer
-/// 64-wide test fixture without a tokenizer (token ids only; its passes cost microseconds, so
-/// most inputs run hundreds of times faster than on `tiny`). Hello and Cancel belong to the connection handler,
-/// which needs a socket for SO_PEERCRED, so they are decoded but not handled. The peer is
-/// not an admin: LoadModel/UnloadModel are refused by policy (the file system is not fuzzed).
-/// `tiny` has a 96-token context: prompts past it take the same refusal as at 256 tokens, and
-/// the ones it runs cost at most 96 tokens of prefill (long-run corpora are full of them).
+/// generation, `max_tokens` capped at 4) on two models with EAGLE heads: `tiny`, with the
+/// bundled `Models/tiny-pystd`'s tokenizer and chat template (text, chat, tokenize) over a
+/// 1-layer, 64-wide random model (`MicroTextModel`), and `micro`, the 2-layer 64-wide test
+/// fixture without a tokenizer (token ids only). Both cost microseconds a pass, so the
+/// fuzzer's time goes to request handling rather than to matrix products. Hello and Cancel
+/// belong to the connection handler, which needs a socket for SO_PEERCRED, so they are
+/// decoded but not handled. The peer is not an admin: LoadModel/UnloadModel are refused by
+/// policy (the file system is not fuzzed).
 ///
 /// Oracle: every handled request gets exactly one terminal response, within 30 s (a second
 /// terminal is caught when the next input starts, so no input waits for one that never comes).
@@ -31,9 +31,14 @@ final class FrameHarness: @unchecked Sendable {
     init() {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("eagle-fuzz-\(getpid())")
+        let text: (target: String, head: String)
+        do { text = try MicroTextModel.write(to: scratch, tokenizerFrom: root.appendingPathComponent("Models/tiny-pystd")) } catch {
+            fatalError("cannot write the text model under \(scratch.path): \(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: scratch) }  // loaded into memory by then
         var config = DaemonConfig()
-        config.models = [ModelSpec(name: "tiny", target: root.appendingPathComponent("Models/tiny-pystd").path,
-                                   draft: root.appendingPathComponent("Models/tiny-pystd-eagle").path, contextLength: 96),
+        config.models = [ModelSpec(name: "tiny", target: text.target, draft: text.head, contextLength: 256),
                          ModelSpec(name: "micro", target: root.appendingPathComponent("Tests/Fixtures/models/tiny-llama3-f16-sharded").path,
                                    draft: root.appendingPathComponent("Tests/Fixtures/models/tiny-llama3-head").path, contextLength: 128)]
         config.defaultMaxTokens = 4
