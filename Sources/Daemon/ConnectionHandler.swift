@@ -22,7 +22,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
     private let limits: ConnectionLimits
     /// Shared with the workers streaming to this connection.
-    let flow = ConnectionFlow()
+    let flow: ConnectionFlow
     /// Set by the server when accepting this connection would pass `max_connections`.
     private let overCapacity: Bool
     private var context: ChannelHandlerContext?
@@ -44,6 +44,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.connectionID = connectionID
         self.overCapacity = overCapacity
         limits = service.config.connections
+        flow = ConnectionFlow(handOverLimit: limits.writeBufferHighWaterBytes)
         var logger = logger
         logger[metadataKey: "connection"] = "\(connectionID)"
         self.logger = logger

@@ -31,8 +31,11 @@ struct ConnectionSink: ResponseSink {
         if eventLoop.inEventLoop {
             handler.value.deliver(frame, id: id, terminal: terminal, endsEarly: oversized)
         } else {
-            eventLoop.execute { [frame, terminal, oversized] in
+            let bytes = frame.readableBytes
+            flow.handOver(bytes)
+            eventLoop.execute { [frame, terminal, oversized, flow] in
                 handler.value.deliver(frame, id: id, terminal: terminal, endsEarly: oversized)
+                flow.taken(bytes)
             }
         }
     }

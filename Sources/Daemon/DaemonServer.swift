@@ -19,7 +19,8 @@ public final class DaemonServer: Sendable {
     public let service: DaemonService
     private let listener: Listener
     private let logger: Logger
-    private let group: MultiThreadedEventLoopGroup
+    /// Internal for tests (which hold its loop up to act as a loaded machine).
+    let group: MultiThreadedEventLoopGroup
     private let serverChannel = Mutex<Channel?>(nil)
     private let connections = Mutex<[UInt64: Channel]>([:])
     private let nextConnectionID = Atomic<UInt64>(1)

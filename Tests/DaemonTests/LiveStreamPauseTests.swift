@@ -1,4 +1,4 @@
-import Daemon
+@testable import Daemon
 import Foundation
 import Inference
 import Synchronization
@@ -12,6 +12,8 @@ struct FloodingGeneratorFactory: GeneratorFactory {
     let produced: Counter
     var events = 2_500
     var textBytes = 4096
+    /// Runs on the worker before the first event.
+    var beforeFirstEvent: @Sendable () -> Void = {}
 
     final class Counter: Sendable {
         let value = Atomic<Int>(0)
@@ -22,7 +24,8 @@ struct FloodingGeneratorFactory: GeneratorFactory {
     }
 
     func makeGenerator(_ decoding: DecodingChoice, for model: ServedModel) -> any TokenGenerator {
-        FloodingGenerator(produced: produced, events: events, text: String(repeating: "z", count: textBytes))
+        FloodingGenerator(produced: produced, events: events, text: String(repeating: "z", count: textBytes),
+                          beforeFirstEvent: beforeFirstEvent)
     }
 }
 
@@ -30,11 +33,13 @@ struct FloodingGenerator: TokenGenerator {
     let produced: FloodingGeneratorFactory.Counter
     let events: Int
     let text: String
+    let beforeFirstEvent: @Sendable () -> Void
 
     func generate(prompt: [TokenID], params: GenerationParams, isCancelled: () -> Bool,
                   onEvent: (GenerationEvent) -> GenerationControl) throws -> GenerationResult {
         var count = 0
         var stop = StopReason.maxTokens
+        beforeFirstEvent()
         while count < events {
             count += 1
             produced.value.add(1, ordering: .relaxed)
@@ -50,6 +55,39 @@ struct FloodingGenerator: TokenGenerator {
 
 @Suite("Live socket: streams wait for a client that does not read")
 struct LiveStreamPauseTests {
+    /// A loaded machine's event loop runs its tasks late. The stream's gate looked only at
+    /// the channel's buffer, which frames reach when the loop runs them, so a worker went on
+    /// queueing frames for a loop that was busy (held 1 473 events, 5.9 MB, when the full
+    /// suite ran beside fuzzers, against a bound of 1 250). Frames handed to the loop count
+    /// now: with the loop held for 2 s, the generator stops at about the high water mark.
+    @Test func aStreamWaitsForAnEventLoopThatIsBehind() throws {
+        let produced = FloodingGeneratorFactory.Counter()
+        let server = Mutex<DaemonServer?>(nil)
+        var factory = FloodingGeneratorFactory(produced: produced)
+        // Once the stream starts, its connection's (only) event loop is busy for 2 s.
+        factory.beforeFirstEvent = {
+            guard let loop = server.withLock({ $0?.group.next() }) else { return }
+            let held = DispatchSemaphore(value: 0)
+            loop.execute {
+                held.signal()
+                Thread.sleep(forTimeInterval: 2)
+            }
+            held.wait()
+        }
+        let daemon = try LiveDaemon(factory: factory)
+        server.withLock { $0 = daemon.server }
+        let client = try daemon.client()
+        var request = generateRequest(maxTokens: 100)
+        request.generate.stream = true
+        request.id = 1
+        try client.send(request)
+        Thread.sleep(forTimeInterval: 1.5)  // within the 2 s
+        let held = produced.value.load(ordering: .relaxed)
+        // 1 MiB may wait for the loop: ~256 events of 4 kB (the old gate let all 2 500 through).
+        #expect(held < 400, "\(held) events of 4 kB were produced while the event loop was busy")
+        client.close()
+    }
+
     @Test func aStreamIsHeldWhileItsClientDoesNotRead() throws {
         let produced = FloodingGeneratorFactory.Counter()
         let daemon = try LiveDaemon(factory: FloodingGeneratorFactory(produced: produced))
