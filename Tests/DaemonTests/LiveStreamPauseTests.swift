@@ -76,6 +76,7 @@ struct LiveStreamPauseTests {
         }
         let daemon = try LiveDaemon(factory: factory)
         server.withLock { $0 = daemon.server }
+        defer { server.withLock { $0 = nil } }  // the factory's closure holds it: break the cycle
         let client = try daemon.client()
         var request = generateRequest(maxTokens: 100)
         request.generate.stream = true
