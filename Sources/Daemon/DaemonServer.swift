@@ -144,7 +144,7 @@ public final class DaemonServer: Sendable {
         }
         for model in models { model.scheduler.stop(drain: false) }
         // Tokenize, detokenize and load requests in flight reply before the connections close.
-        let lost = service.finishBlockingWork(until: .now() + .nanoseconds(Int(max(.zero, deadline - ContinuousClock.now).nanoseconds)))
+        let lost = service.finishBlockingWork(until: Self.dispatchTime(at: deadline))
         if lost > 0 { logger.warning("drain timed out with \(lost) tokenize, detokenize or load requests still running; their replies are dropped") }
 
         // An empty write completes after every write queued before it: then close. A client
@@ -157,8 +157,7 @@ public final class DaemonServer: Sendable {
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
         }
         let flushDeadline = max(deadline, ContinuousClock.now + flushGrace)
-        let flushWait = DispatchTime.now() + .nanoseconds(Int((flushDeadline - ContinuousClock.now).nanoseconds))
-        if closed.wait(timeout: flushWait) == .timedOut {
+        if closed.wait(timeout: Self.dispatchTime(at: flushDeadline)) == .timedOut {
             let stuck = open.filter { $0.isActive }
             logger.warning("closing \(stuck.count) connections whose clients do not read their replies")
             for channel in stuck { channel.close(promise: nil) }
@@ -172,6 +171,11 @@ public final class DaemonServer: Sendable {
             return state.waiting
         }
         for continuation in waiting { continuation.resume() }
+    }
+
+    /// `instant` on Dispatch's clock (now, if it has passed), for waits with a deadline.
+    private static func dispatchTime(at instant: ContinuousClock.Instant) -> DispatchTime {
+        .now() + .nanoseconds(Int(max(.zero, instant - ContinuousClock.now).nanoseconds))
     }
 
     /// Suspends until `drainAndStop` has finished (without holding a thread).

@@ -34,16 +34,16 @@ enum MicroTextModel {
         try safetensors(model, random: &random).write(to: target.appendingPathComponent("model.safetensors"))
         let eagle = [("fc.weight", [hidden, 2 * hidden]), ("fc.bias", [hidden])] + layer("layers.0.")
         try safetensors(eagle, random: &random).write(to: head.appendingPathComponent("model.safetensors"))
-        try Data(config(layers: 1).utf8).write(to: target.appendingPathComponent("config.json"))
-        try Data(config(layers: 1, head: true).utf8).write(to: head.appendingPathComponent("config.json"))
+        try Data(config().utf8).write(to: target.appendingPathComponent("config.json"))
+        try Data(config(head: true).utf8).write(to: head.appendingPathComponent("config.json"))
         return (target.path, head.path)
     }
 
-    static func config(layers: Int, head: Bool = false) -> String {
+    static func config(head: Bool = false) -> String {
         """
         {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu",
          "hidden_size": \(hidden), "intermediate_size": \(intermediate), "num_attention_heads": \(heads),
-         "num_key_value_heads": \(kvHeads), "num_hidden_layers": \(layers), "max_position_embeddings": 1024,
+         "num_key_value_heads": \(kvHeads), "num_hidden_layers": 1, "max_position_embeddings": 1024,
          "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "vocab_size": \(vocabulary), "bos_token_id": 0,
          "eos_token_id": 1, "pad_token_id": 4, "tie_word_embeddings": false, "torch_dtype": "float32"\(head ? ", \"bias\": true" : "")}
         """
