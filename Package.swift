@@ -56,7 +56,7 @@ let package = Package(
         // EAGLE: draft heads, draft trees, tree verification and acceptance, the speculative generator.
         .target(
             name: "Speculative",
-            dependencies: ["Inference", "Tokenization"],
+            dependencies: ["Inference", "Tokenization", "CKernels"],
             swiftSettings: engineSwiftSettings
         ),
         .executableTarget(
@@ -135,7 +135,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Tokenization", "TestSupport"]),
-        .testTarget(name: "SpeculativeTests", dependencies: ["Speculative", "Inference", "Tokenization", "TestSupport"]),
+        .testTarget(name: "SpeculativeTests", dependencies: ["Speculative", "Inference", "Tokenization", "CKernels", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

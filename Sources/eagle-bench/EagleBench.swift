@@ -11,7 +11,7 @@ struct EagleBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eagle-bench",
         abstract: "Print speed figures for the inference core and for EAGLE.",
-        subcommands: [CoreBench.self, SpeculativeBench.self, BatchBench.self],
+        subcommands: [CoreBench.self, SpeculativeBench.self, BatchBench.self, SelectBench.self],
         defaultSubcommand: CoreBench.self)
 }
 

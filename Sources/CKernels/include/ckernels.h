@@ -77,6 +77,18 @@ void eagle_bf16_to_f32(const uint16_t *src, float *dst, int64_t count);
 /// Rounds FP32 to BF16, to nearest with ties to even (as torch's .to(torch.bfloat16)); NaN stays NaN.
 void eagle_f32_to_bf16(const float *src, uint16_t *dst, int64_t count);
 
+/* ---- select.c: top k and log-partition of a logits row (draft selection) ---- */
+
+/// The min(k, count) largest entries of `row`, best first, ties to the lower index, NaN
+/// ranked as −∞ (and written as −∞): their indices and values. Returns how many.
+int eagle_top_k(const float *row, int64_t count, int k, int32_t *indices, float *values);
+/// log Σᵢ exp(row[i]), NaN counted as −∞: −∞ when no entry is above −∞, +∞ when one is +∞.
+/// Within a few ulp of the double-precision value; the same bits on every path.
+float eagle_log_sum_exp(const float *row, int64_t count);
+/// The same on instruction set `isa` (which the CPU must support): for tests that compare paths.
+int eagle_top_k_on(int isa, const float *row, int64_t count, int k, int32_t *indices, float *values);
+float eagle_log_sum_exp_on(int isa, const float *row, int64_t count);
+
 /* ---- stream.c: a memory-read probe for benchmarks ---- */
 
 /// Reads `bytes` of `data` (whole 64-bit words) once, on the pool's threads when `pooled`,
