@@ -53,7 +53,10 @@ static inline __attribute__((always_inline)) int top_k(const float *row, int64_t
     return n;
 }
 
-/* 16 lanes as one value (clang splits them into the registers the target has). */
+/* 16 lanes as one value (clang splits them into the registers the target has). They never
+ * cross a call (everything below is inlined into the per-ISA entry points), so the vector
+ * ABI warning does not apply. */
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float lanes_f __attribute__((vector_size(64)));
 typedef int32_t lanes_i __attribute__((vector_size(64)));
 
@@ -110,6 +113,12 @@ static inline __attribute__((always_inline)) float log_sum_exp(const float *row,
     for (int width = LANES / 2; width > 0; width /= 2)
         for (int j = 0; j < width; j++) sums[j] += sums[j + width];
     return m + logf(sums[0]);
+}
+
+int64_t eagle_count_unsamplable(const float *row, int64_t count) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < count; i++) bad += !(row[i] < INFINITY); /* NaN or +∞ */
+    return bad;
 }
 
 /* The same code compiled for each instruction set: the lanes are fixed at 16, so every path

@@ -33,7 +33,7 @@ extension ServiceError {
         switch error {
         case .tokenOutOfRange, .contextOverflow, .emptyInput, .invalidParameter:
             self.init(.invalidArgument, error.description)
-        case .batchTooLarge, .invalidPositions, .invalidMask:
+        case .batchTooLarge, .invalidPositions, .invalidMask, .nonFiniteLogits:
             self.init(.internal, error.description)
         }
     }

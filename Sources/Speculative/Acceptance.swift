@@ -53,13 +53,14 @@ struct Acceptor {
     /// `rootPosition`: the absolute sequence position of the tree's root token.
     mutating func accept(
         tree: DraftTree, rootPosition: Int, logits: (Int) -> UnsafeMutableBufferPointer<Float>, sampler: inout Sampler
-    ) -> Acceptance {
+    ) throws(InferenceError) -> Acceptance {
         path.removeAll(keepingCapacity: true)
         path.append(0)
         var node = 0
         var position = rootPosition + 1
         while true {
             let target: TokenID, match: TokenID
+            try Sampler.validate(UnsafeBufferPointer(logits(node)), position: position)
             if sampler.params.isGreedy {
                 target = Sampler.argmax(UnsafeBufferPointer(logits(node)))
                 match = target

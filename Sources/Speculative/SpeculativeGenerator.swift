@@ -80,7 +80,7 @@ public struct SpeculativeGenerator: TokenGenerator {
         } catch is PrefillCancelled {
             return .cancelledInPrefill(promptTokenCount: prompt.count, prefillSeconds: (clock.now - start).seconds)
         }
-        var root = sampler.sample(prefilled.logits(forToken: prefilled.count - 1), position: prompt.count)
+        var root = try sampler.sample(prefilled.logits(forToken: prefilled.count - 1), position: prompt.count)
         try [root].withUnsafeBufferPointer { t in
             try draft.forward(tokens: t, feature: { _ in UnsafePointer(lastPromptFeature.pointer) }, withLogits: true)
         }
@@ -141,7 +141,7 @@ public struct SpeculativeGenerator: TokenGenerator {
             drafted.fillAncestorMask(&verifyMask, base: base)
             let verified = try target.forward(drafted.tokens, positions: verifyPositions, mask: verifyMask, logits: .all)
             // accept
-            let accepted = acceptor.accept(tree: drafted, rootPosition: base, logits: { verified.logits(forToken: $0) },
+            let accepted = try acceptor.accept(tree: drafted, rootPosition: base, logits: { verified.logits(forToken: $0) },
                                            sampler: &sampler)
             let verifyEnd = clock.now
             // commit

@@ -34,6 +34,32 @@ struct LiveBadInputTests {
         withUnsafeBytes(of: UInt32(payload.count).bigEndian) { Array($0) } + payload
     }
 
+    /// A model whose logits are NaN (corrupt weights: a NaN final norm) used to answer every
+    /// request with token 0, silently. Its requests now fail with INTERNAL naming the cause —
+    /// plain, EAGLE and streamed alike — and the daemon goes on serving the other model.
+    @Test func aModelWithNaNLogitsFailsItsRequestsClearly() throws {
+        let broken = try patchedFixture("tiny-llama3-f16-sharded", tensor: "model.norm.weight", f16Bits: 0x7E00)
+        defer { try? FileManager.default.removeItem(at: broken) }
+        let head = repositoryRoot.appendingPathComponent("Tests/Fixtures/models/tiny-llama3-head").path
+        let daemon = try LiveDaemon(configure: {
+            $0.models.append(ModelSpec(name: "broken", target: broken.path, draft: head))
+        })
+        let client = try daemon.client()
+        for eagle in [false, true] {
+            for stream in [false, true] {
+                var request = generateRequest(maxTokens: 4, stream: stream, model: "broken")
+                if eagle { request.generate.speculative = .with { $0.enabled = true; $0.treeDepth = 3; $0.treeTopK = 2; $0.totalTokens = 5 } }
+                var status: Eagle_V1_Status?
+                do { _ = try client.call(request) } catch {
+                    if case .failed(let failure) = error { status = failure }
+                }
+                #expect(status?.code == .internal, "eagle \(eagle) stream \(stream): \(String(describing: status))")
+                #expect(status?.message.contains("NaN") == true, "\(String(describing: status))")
+            }
+        }
+        #expect(try client.call(generateRequest(maxTokens: 3)).generate.ids.count == 3)
+    }
+
     @Test func garbageBytesGetAProtocolErrorAndAClose() throws {
         let responses = try rawExchange(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), hello: false)
         #expect(responses.count == 1)

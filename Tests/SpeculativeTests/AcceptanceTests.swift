@@ -32,7 +32,7 @@ import Tokenization
 
     /// Draws `n` acceptances; returns counts of the first emitted token and of the second
     /// emitted token among draws whose first token was 2.
-    func draw(_ n: Int, rule: AcceptanceRule, sampling: SamplingParams) -> (first: [Int], second: [Int]) {
+    func draw(_ n: Int, rule: AcceptanceRule, sampling: SamplingParams) throws -> (first: [Int], second: [Int]) {
         var acceptor = Acceptor(vocabularySize: 6)
         acceptor.rule = rule
         var first = [Int](repeating: 0, count: 6), second = [Int](repeating: 0, count: 6)
@@ -41,7 +41,7 @@ import Tokenization
             var params = sampling
             params.seed = sampling.seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
             var sampler = Sampler(params: params, vocabularySize: 6)
-            let acceptance = accept(&acceptor, &sampler, rootPosition: 17)
+            let acceptance = try accept(&acceptor, &sampler, rootPosition: 17)
             let emitted = acceptance.emitted(from: tree)
             first[Int(emitted[0])] += 1
             if emitted[0] == 2 && emitted.count > 1 { second[Int(emitted[1])] += 1 }
@@ -50,10 +50,10 @@ import Tokenization
     }
 
     /// One acceptance over a fresh copy of the node logits ([node × 6], flat).
-    func accept(_ acceptor: inout Acceptor, _ sampler: inout Sampler, rootPosition: Int = 0) -> Acceptance {
+    func accept(_ acceptor: inout Acceptor, _ sampler: inout Sampler, rootPosition: Int = 0) throws -> Acceptance {
         var flat = nodeLogits.flatMap { $0 }
-        return flat.withUnsafeMutableBufferPointer { rows in
-            acceptor.accept(tree: tree, rootPosition: rootPosition, logits: { node in
+        return try flat.withUnsafeMutableBufferPointer { rows in
+            try acceptor.accept(tree: tree, rootPosition: rootPosition, logits: { node in
                 UnsafeMutableBufferPointer(rebasing: rows[(node * 6)..<(node * 6 + 6)])
             }, sampler: &sampler)
         }
@@ -70,41 +70,41 @@ import Tokenization
     /// χ² 0.999 quantile with 5 degrees of freedom.
     static let critical = 20.52
 
-    @Test func exactRuleReproducesTheTargetDistribution() {
-        let (first, second) = draw(40_000, rule: .exact, sampling: SamplingParams(temperature: 1, seed: 2024))
+    @Test func exactRuleReproducesTheTargetDistribution() throws {
+        let (first, second) = try draw(40_000, rule: .exact, sampling: SamplingParams(temperature: 1, seed: 2024))
         #expect(chiSquare(first, softmax(nodeLogits[0])) < Self.critical, "first \(first)")
         #expect(chiSquare(second, softmax(nodeLogits[1])) < Self.critical, "second \(second)")
     }
 
-    @Test func brokenRuleIsCaught() {
+    @Test func brokenRuleIsCaught() throws {
         // Deciding drafts with noise keyed by node (the bonus still by position) accepts a
         // drafted token on two chances: drafted tokens are over-produced.
-        let (first, _) = draw(40_000, rule: .noiseKeyedByNode, sampling: SamplingParams(temperature: 1, seed: 2024))
+        let (first, _) = try draw(40_000, rule: .noiseKeyedByNode, sampling: SamplingParams(temperature: 1, seed: 2024))
         #expect(chiSquare(first, softmax(nodeLogits[0])) > 10 * Self.critical, "first \(first)")
     }
 
     /// The sampled token at each position is the one plain sampling picks for that position:
     /// the accepted path is exactly the drafts that equal it, and the bonus is it.
-    @Test func acceptanceEmitsThePlainSamplersTokens() {
+    @Test func acceptanceEmitsThePlainSamplersTokens() throws {
         let sampling = SamplingParams(temperature: 0.9, topP: 0.95, seed: 77)
         var acceptor = Acceptor(vocabularySize: 6)
         var sampler = Sampler(params: sampling, vocabularySize: 6)
         for base in 0..<300 {
-            let acceptance = accept(&acceptor, &sampler, rootPosition: base)
+            let acceptance = try accept(&acceptor, &sampler, rootPosition: base)
             let emitted = acceptance.emitted(from: tree)
             #expect(emitted.count == acceptance.path.count)
             // Token j comes from the logits of the j-th node on the path (depth j).
             for (j, token) in emitted.enumerated() {
                 var values = nodeLogits[acceptance.path[j]]
-                let expected = values.withUnsafeMutableBufferPointer { sampler.sample($0, position: base + 1 + j) }
+                let expected = try values.withUnsafeMutableBufferPointer { try sampler.sample($0, position: base + 1 + j) }
                 #expect(token == expected, "base \(base), token \(j)")
             }
         }
     }
 
-    @Test func temperatureAndTopKApplyToTheTargetSide() {
+    @Test func temperatureAndTopKApplyToTheTargetSide() throws {
         let sampling = SamplingParams(temperature: 0.7, topK: 3, seed: 99)
-        let (first, _) = draw(30_000, rule: .exact, sampling: sampling)
+        let (first, _) = try draw(30_000, rule: .exact, sampling: sampling)
         // top-3 of the root logits are tokens 2, 0, 4; probabilities ∝ exp(l / 0.7).
         var p = [Double](repeating: 0, count: 6)
         for t in [2, 0, 4] { p[t] = exp(Double(nodeLogits[0][t]) / 0.7) }
@@ -114,10 +114,10 @@ import Tokenization
         #expect(chiSquare(first, p) < Self.critical, "first \(first)")
     }
 
-    @Test func greedyFollowsTheArgmaxPath() {
+    @Test func greedyFollowsTheArgmaxPath() throws {
         var acceptor = Acceptor(vocabularySize: 6)
         var sampler = Sampler(params: .greedy, vocabularySize: 6)
-        let acceptance = accept(&acceptor, &sampler)
+        let acceptance = try accept(&acceptor, &sampler)
         // root argmax = 2 → n1; n1 argmax = 1 → n4; n4 has no children: bonus = argmax(n4) = 0.
         #expect(acceptance == Acceptance(path: [0, 1, 4], bonus: 0))
     }

@@ -14,28 +14,6 @@ import Tokenization
         model = try LlamaModel(directory: fixtureModel("tiny-llama3-f16-sharded"))
     }
 
-    /// A copy of the fixture head with every F16 entry of `tensor` set to `bits`.
-    static func patchedHead(tensor: String, bits: UInt16) throws -> URL {
-        let source = fixtureModel("tiny-llama3-head")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("eagle-nan-head-\(getpid())-\(tensor)-\(bits)")
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: directory.appendingPathComponent("config.json"))
-        var file = try Data(contentsOf: source.appendingPathComponent("model.safetensors"))
-        let headerBytes = Int(file.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
-        let header = try JSONSerialization.jsonObject(with: file.subdata(in: 8..<(8 + headerBytes))) as! [String: Any]
-        let entry = try #require(header[tensor] as? [String: Any])
-        #expect(entry["dtype"] as? String == "F16")
-        let offsets = try #require(entry["data_offsets"] as? [Int])
-        let start = 8 + headerBytes + offsets[0]
-        for at in stride(from: start, to: 8 + headerBytes + offsets[1], by: 2) {
-            file[at] = UInt8(bits & 0xFF)
-            file[at + 1] = UInt8(bits >> 8)
-        }
-        try file.write(to: directory.appendingPathComponent("model.safetensors"))
-        return directory
-    }
-
     static let trees: [TreeConfig] = [
         .staticTree(choices: TreeConfig.mcSim7b63),
         .dynamic(depth: 3, topK: 2, totalTokens: 5),
@@ -48,7 +26,7 @@ import Tokenization
         // fc.weight NaN: every feature and every draft logit is NaN. fc.bias +∞: features
         // overflow (norms of ∞ give NaN, some logits ±∞).
         for (tensor, bits) in [("fc.weight", UInt16(0x7E00)), ("fc.bias", UInt16(0x7C00))] {
-            let directory = try Self.patchedHead(tensor: tensor, bits: bits)
+            let directory = try patchedFixture("tiny-llama3-head", tensor: tensor, f16Bits: bits)
             defer { try? FileManager.default.removeItem(at: directory) }
             let head = try EagleHead(directory: directory, target: model)
             let generator = SpeculativeGenerator(model: model, head: head, tokenizer: nil, tree: tree)
@@ -59,6 +37,40 @@ import Tokenization
                 let result = try generator.generate(prompt: prompt, params: params) { _ in .proceed }
                 #expect(result.tokens == expected, "\(tensor), prompt seed \(seed)")
             }
+        }
+    }
+
+    /// A target whose logits are NaN (a NaN final norm) used to emit token 0 at every step —
+    /// greedy or sampled, plain or EAGLE —, silently. Now the request fails with
+    /// `nonFiniteLogits` at the first token, the same way on every path.
+    @Test func aTargetWithNaNLogitsFailsClearly() throws {
+        let directory = try patchedFixture("tiny-llama3-f16-sharded", tensor: "model.norm.weight", f16Bits: 0x7E00)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try LlamaModel(directory: directory)
+        let head = try EagleHead(directory: fixtureModel("tiny-llama3-head"), target: model)
+        let prompt = syntheticPrompt(seed: 7, length: 9, vocabulary: 96)
+        for sampling in [SamplingParams(), SamplingParams(temperature: 0.8, topK: 20, topP: 0.9, seed: 3)] {
+            let params = GenerationParams(maxTokens: 12, sampling: sampling, ignoreEOS: true)
+            #expect(throws: InferenceError.nonFiniteLogits(position: 9)) {
+                try PlainGenerator(model: model, tokenizer: nil).generate(prompt: prompt, params: params) { _ in .proceed }
+            }
+            for tree in Self.trees {
+                #expect(throws: InferenceError.nonFiniteLogits(position: 9), "\(tree)") {
+                    try SpeculativeGenerator(model: model, head: head, tokenizer: nil, tree: tree)
+                        .generate(prompt: prompt, params: params) { _ in .proceed }
+                }
+            }
+        }
+    }
+
+    @Test func validateFindsNaNAndPositiveInfinityAnywhere() throws {
+        var row = [Float](repeating: -3, count: 1000)
+        row[999] = -.infinity
+        try row.withUnsafeBufferPointer { try Sampler.validate($0, position: 0) }
+        for (at, bad) in [(0, Float.nan), (517, .infinity), (999, .nan)] {
+            var copy = row
+            copy[at] = bad
+            #expect(throws: InferenceError.nonFiniteLogits(position: 4)) { try copy.withUnsafeBufferPointer { try Sampler.validate($0, position: 4) } }
         }
     }
 }

@@ -85,6 +85,8 @@ int eagle_top_k(const float *row, int64_t count, int k, int32_t *indices, float 
 /// log Σᵢ exp(row[i]), NaN counted as −∞: −∞ when no entry is above −∞, +∞ when one is +∞.
 /// Within a few ulp of the double-precision value; the same bits on every path.
 float eagle_log_sum_exp(const float *row, int64_t count);
+/// How many entries are NaN or +∞ (a logits row no distribution can be made of).
+int64_t eagle_count_unsamplable(const float *row, int64_t count);
 /// The same on instruction set `isa` (which the CPU must support): for tests that compare paths.
 int eagle_top_k_on(int isa, const float *row, int64_t count, int k, int32_t *indices, float *values);
 float eagle_log_sum_exp_on(int isa, const float *row, int64_t count);

@@ -48,7 +48,7 @@ public struct PlainGenerator: TokenGenerator {
         var steps = 0
         var next: [TokenID] = [0]
         while true {
-            next[0] = sampler.sample(logits, position: session.length)
+            next[0] = try sampler.sample(logits, position: session.length)
             steps += 1
             let step = output.take(next)
             let stats = StepStats(tokenCount: 1, verifySeconds: forwardSeconds)

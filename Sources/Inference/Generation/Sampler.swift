@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Tokenization
 
@@ -34,10 +35,22 @@ public struct Sampler {
         return TokenID(best)
     }
 
+    /// Refuses a logits row holding NaN or +∞ (corrupt or overflowing weights): greedy
+    /// decoding would pick whatever the NaN comparisons leave (token 0) and sampling would
+    /// normalize by NaN — wrong tokens, silently. One vectorized pass over the vocabulary,
+    /// against the hidden × vocabulary multiply-adds of the lm_head that made the row.
+    public static func validate(_ logits: UnsafeBufferPointer<Float>, position: Int) throws(InferenceError) {
+        guard let base = logits.baseAddress, eagle_count_unsamplable(base, Int64(logits.count)) == 0 else {
+            if logits.isEmpty { return }
+            throw .nonFiniteLogits(position: position)
+        }
+    }
+
     /// The token at absolute sequence position `position` (0 = the first prompt token):
     /// argmax when greedy, else `choose` over `distribution`. Overwrites `logits` with the
-    /// probabilities when sampling.
-    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, position: Int) -> TokenID {
+    /// probabilities when sampling. Throws `nonFiniteLogits` for a row with NaN or +∞.
+    public mutating func sample(_ logits: UnsafeMutableBufferPointer<Float>, position: Int) throws(InferenceError) -> TokenID {
+        try Self.validate(UnsafeBufferPointer(logits), position: position)
         if params.isGreedy { return Self.argmax(UnsafeBufferPointer(logits)) }
         distribution(logits, into: logits)
         return choose(from: UnsafeBufferPointer(logits), position: position)

@@ -9,6 +9,9 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case invalidPositions(detail: String)
     case invalidMask(detail: String)
     case invalidParameter(detail: String)
+    /// The model's logits for the token at sequence position `position` hold NaN or +∞:
+    /// corrupt or overflowing weights. Nothing sensible can be sampled from them.
+    case nonFiniteLogits(position: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +29,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
             return "invalid attention mask: \(detail)"
         case .invalidParameter(let detail):
             return "invalid parameter: \(detail)"
+        case .nonFiniteLogits(let position):
+            return "the model's logits for position \(position) are NaN or +∞ (corrupt or overflowing weights?)"
         }
     }
 }
